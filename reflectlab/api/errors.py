@@ -1,0 +1,31 @@
+"""One error body for the whole API: ``{"error": {"status", "code", "detail", "fields"?}}``."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    body = {"status": response.status_code, "code": getattr(exc, "default_code", "error")}
+    if isinstance(exc, exceptions.ValidationError):
+        body["detail"] = "Invalid input."
+        body["fields"] = response.data
+    else:
+        body["detail"] = (
+            response.data.get("detail", response.data)
+            if isinstance(response.data, dict)
+            else response.data
+        )
+    if response.status_code == status.HTTP_404_NOT_FOUND:
+        body["detail"] = "Not found."
+    response.data = {"error": body}
+    return response

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reflectlab.core.access import project_for
+from reflectlab.projects import selectors, services
+from reflectlab.projects.models import Membership, Project, Role
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "description",
+            "guidelines",
+            "principles",
+            "error_categories",
+            "overlap",
+            "queue_policy",
+            "lexicon",
+            "created_at",
+            "role",
+        ]
+        read_only_fields = ["id", "created_at", "role"]
+
+    def get_role(self, project: Project) -> str | None:
+        request = self.context.get("request")
+        membership = (
+            project.memberships.filter(user_id=request.user.pk).first() if request else None
+        )
+        return membership.role if membership else None
+
+    def validate_overlap(self, value: int) -> int:
+        if not 1 <= value <= 20:
+            raise serializers.ValidationError("Overlap must be between 1 and 20.")
+        return value
+
+    def validate_principles(self, value):
+        return _string_list(value)
+
+    def validate_error_categories(self, value):
+        return _string_list(value)
+
+
+def _string_list(value):
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise serializers.ValidationError("Must be a list of strings.")
+    return value
+
+
+class ProjectViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Projects the caller belongs to. Creating one makes the caller its manager;
+    changing one needs the manager role."""
+
+    serializer_class = ProjectSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.projects_for_user(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.project_create(
+            user=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        project_for(self.request.user, serializer.instance.pk, role=Role.MANAGER)
+        serializer.save()
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role", "created_at"]
+
+
+class MemberInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MemberDeleteSerializer(serializers.Serializer):
+    membership_id = serializers.IntegerField(min_value=1)
+
+
+class MemberApi(APIView):
+    """Members of a project (managers only). POST adds or changes a role; DELETE removes."""
+
+    @extend_schema(responses=MembershipSerializer(many=True))
+    def get(self, request, project_id: int):
+        project, _ = project_for(request.user, project_id, role=Role.MANAGER)
+        members = selectors.members_of(project=project)
+        return Response(MembershipSerializer(members, many=True).data)
+
+    @extend_schema(request=MemberInputSerializer, responses=MembershipSerializer)
+    def post(self, request, project_id: int):
+        project, _ = project_for(request.user, project_id, role=Role.MANAGER)
+        data = MemberInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_set(project=project, **data.validated_data)
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MemberDeleteSerializer, responses={204: None})
+    def delete(self, request, project_id: int):
+        project, _ = project_for(request.user, project_id, role=Role.MANAGER)
+        data = MemberDeleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.membership_remove(
+            project=project, membership_id=data.validated_data["membership_id"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

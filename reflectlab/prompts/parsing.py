@@ -1,0 +1,289 @@
+"""Streaming parsers for prompt and trace files (JSONL and CSV).
+
+A file is read line by line; each record is validated on its own and comes out
+either as a clean ``dict`` or as an error with its line number. Nothing here
+touches the database, so the same code validates uploads, API imports and
+management-command imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+# Target field -> source names tried in order when the mapping does not say.
+# ``question`` and ``response`` are the names of the shared trace files.
+DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
+    "external_id": ("id", "external_id"),
+    "prompt_id": ("prompt_id",),
+    "prompt": ("prompt", "question", "problem"),
+    "messages": ("messages",),
+    "reference_answer": ("reference_answer",),
+    "metadata": ("metadata",),
+    "response": ("response", "completion"),
+    "reasoning": ("reasoning_content", "reasoning", "thinking"),
+    "model": ("model", "generator"),
+    "finish_reason": ("finish_reason",),
+}
+PROMPT_TARGETS = ("external_id", "prompt", "messages", "reference_answer", "metadata")
+TRACE_TARGETS = (*PROMPT_TARGETS, "prompt_id", "response", "reasoning", "model", "finish_reason")
+MAX_FIELD_CHARS = 4_000_000
+
+
+class RecordError(ValueError):
+    """A line that cannot be imported; the message says why."""
+
+
+@dataclass(slots=True)
+class ParsedLine:
+    line: int
+    record: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Mapping:
+    """Which source field feeds which target field (empty: defaults)."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, *, targets: Iterable[str]) -> Mapping:
+        data = data or {}
+        allowed = set(targets)
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ValueError(
+                f"Unknown mapping target(s): {', '.join(unknown)}. Allowed: {', '.join(sorted(allowed))}."
+            )
+        for key, value in data.items():
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"Mapping for {key!r} must be a field name.")
+        return cls(fields={k: v.strip() for k, v in data.items()})
+
+    def get(self, record: dict[str, Any], target: str) -> Any:
+        if target in self.fields:
+            return record.get(self.fields[target])
+        for name in DEFAULT_SOURCES[target]:
+            if name in record:
+                return record[name]
+        return None
+
+
+def iter_raw_records(stream: IO[bytes], file_format: str) -> Iterator[ParsedLine]:
+    """Yield each line of a JSONL or CSV byte stream as a raw dict."""
+    if file_format == "csv":
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        reader = csv.DictReader(text)
+        try:
+            for row in reader:
+                if None in row:
+                    yield ParsedLine(line=reader.line_num, error="More cells than header columns.")
+                    continue
+                yield ParsedLine(line=reader.line_num, record=dict(row))
+        except (csv.Error, UnicodeDecodeError) as exc:
+            yield ParsedLine(line=reader.line_num + 1, error=f"Unreadable CSV: {exc}")
+        finally:
+            text.detach()  # leave the byte stream open for the second pass
+        return
+    if file_format != "jsonl":
+        raise ValueError(f"Unknown format {file_format!r}; use jsonl or csv.")
+    for number, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield ParsedLine(line=number, error=f"Invalid JSON: {exc}")
+            continue
+        if not isinstance(value, dict):
+            yield ParsedLine(line=number, error="Each line must be a JSON object.")
+            continue
+        yield ParsedLine(line=number, record=value)
+
+
+def _json_cell(value: Any) -> Any:
+    """CSV cells hold JSON for structured fields; decode them when they look like it."""
+    if isinstance(value, str) and value[:1] in {"{", "["}:
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise RecordError(f"Invalid JSON in a cell: {exc}") from None
+    return value
+
+
+def _text(value: Any, name: str, *, required: bool = False) -> str:
+    if value is None or value == "":
+        if required:
+            raise RecordError(f"Missing {name}.")
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise RecordError(f"{name} must be a string, got {type(value).__name__}.")
+    if len(value) > MAX_FIELD_CHARS:
+        raise RecordError(f"{name} is longer than {MAX_FIELD_CHARS} characters.")
+    if "\x00" in value:
+        raise RecordError(f"{name} contains a NUL character.")
+    return value
+
+
+def _messages(value: Any) -> list[dict[str, str]] | None:
+    value = _json_cell(value)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, list) or not value:
+        raise RecordError("messages must be a non-empty list of {role, content} objects.")
+    clean = []
+    for i, message in enumerate(value):
+        if not isinstance(message, dict):
+            raise RecordError(f"messages[{i}] must be an object.")
+        role = message.get("role")
+        if role not in {"system", "user", "assistant"}:
+            raise RecordError(f"messages[{i}].role must be system, user or assistant.")
+        item = {"role": role, "content": _text(message.get("content"), f"messages[{i}].content")}
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if reasoning:
+            item["reasoning_content"] = _text(reasoning, f"messages[{i}].reasoning_content")
+        clean.append(item)
+    return clean
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    value = _json_cell(value)
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise RecordError("metadata must be a JSON object.")
+    return value
+
+
+def _reference(value: Any) -> str:
+    return _text(value, "reference_answer")
+
+
+def stable_id(*parts: str) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return digest[:24]
+
+
+def clean_prompt(record: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
+    """A prompt record: text or chat messages, reference, metadata, external id."""
+    text = _text(mapping.get(record, "prompt"), "prompt")
+    messages = _messages(mapping.get(record, "messages"))
+    if not text and not messages:
+        raise RecordError("Missing prompt: give a prompt text or chat messages.")
+    external_id = _text(mapping.get(record, "external_id"), "id")
+    if len(external_id) > 255:
+        raise RecordError("id is longer than 255 characters.")
+    body = text or orjson.dumps(messages).decode()
+    return {
+        "external_id": external_id or stable_id(body),
+        "text": text,
+        "messages": messages,
+        "reference_answer": _reference(mapping.get(record, "reference_answer")),
+        "metadata": _metadata(mapping.get(record, "metadata")),
+    }
+
+
+def _prompt_body(prompt: dict[str, Any]) -> str:
+    """What identifies a problem: its text, also when given as one user turn."""
+    messages = prompt["messages"] or []
+    if not prompt["text"] and len(messages) == 1 and messages[0]["role"] == "user":
+        return messages[0]["content"]
+    return prompt["text"] or orjson.dumps(messages).decode()
+
+
+def _from_openai_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI chat-completion response: choices[0].message, usage, model."""
+    choices = obj.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise RecordError("The chat-completion object has no choices.")
+    message = choices[0].get("message") or {}
+    if not isinstance(message, dict):
+        raise RecordError("choices[0].message must be an object.")
+    usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+    return {
+        "response": _text(message.get("content"), "choices[0].message.content"),
+        "reasoning": _text(
+            message.get("reasoning_content") or message.get("reasoning"), "reasoning_content"
+        ),
+        "finish_reason": _text(choices[0].get("finish_reason"), "finish_reason")[:32],
+        "model": _text(obj.get("model"), "model")[:300],
+        "prompt_tokens": usage.get("prompt_tokens"),
+        "completion_tokens": usage.get("completion_tokens"),
+    }
+
+
+def clean_trace(record: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
+    """A trace record: its prompt plus the response, in one of three shapes.
+
+    1. ``{prompt, response}`` (+ optional separate reasoning field);
+    2. an OpenAI chat-completion object, as the record or in its response field;
+    3. chat ``messages`` whose last turn is the assistant's answer.
+    """
+    response_value = mapping.get(record, "response")
+    messages = _messages(mapping.get(record, "messages"))
+    out: dict[str, Any] = {"prompt_tokens": None, "completion_tokens": None}
+    if isinstance(response_value, dict):
+        out |= _from_openai_object(response_value)
+    elif response_value is None and "choices" in record:
+        out |= _from_openai_object(record)
+    elif response_value is None and messages and messages[-1]["role"] == "assistant":
+        last = messages.pop()
+        out |= {"response": last["content"], "reasoning": last.get("reasoning_content", "")}
+        if not messages:
+            raise RecordError("messages hold only the assistant turn; the prompt is missing.")
+    else:
+        out["response"] = _text(response_value, "response", required=True)
+        out["reasoning"] = _text(mapping.get(record, "reasoning"), "reasoning")
+    if not out["response"] and not out.get("reasoning"):
+        raise RecordError("The response is empty.")
+    if messages is not None:
+        record = {**record}
+        prompt_mapping = Mapping({**mapping.fields, "messages": "__messages__"})
+        record["__messages__"] = messages
+    else:
+        prompt_mapping = mapping
+    prompt = clean_prompt(record, prompt_mapping)
+    prompt_key = _text(mapping.get(record, "prompt_id"), "prompt_id")
+    # Without an explicit prompt id, identical problem text is one prompt, so
+    # traces of several models for the same question group (and split) together.
+    prompt["external_id"] = prompt_key or stable_id(_prompt_body(prompt))
+    trace_id = _text(mapping.get(record, "external_id"), "id")
+    out.setdefault("model", "")
+    model = out["model"] or _text(mapping.get(record, "model"), "model")[:300]
+    finish = out.get("finish_reason") or _text(
+        mapping.get(record, "finish_reason"), "finish_reason"
+    )
+    return {
+        "prompt": prompt,
+        "external_id": trace_id or stable_id(prompt["external_id"], model, out["response"]),
+        "response": out["response"],
+        "reasoning": out.get("reasoning", ""),
+        "model": model,
+        "finish_reason": finish[:32],
+        "prompt_tokens": out["prompt_tokens"],
+        "completion_tokens": out["completion_tokens"],
+    }
+
+
+def parse_file(
+    stream: IO[bytes], *, file_format: str, kind: str, mapping: Mapping
+) -> Iterator[ParsedLine]:
+    """Yield every line of the file, cleaned (``record``) or refused (``error``)."""
+    clean = clean_trace if kind == "traces" else clean_prompt
+    for parsed in iter_raw_records(stream, file_format):
+        if parsed.record is None:
+            yield parsed
+            continue
+        try:
+            yield ParsedLine(line=parsed.line, record=clean(parsed.record, mapping))
+        except RecordError as exc:
+            yield ParsedLine(line=parsed.line, error=str(exc))

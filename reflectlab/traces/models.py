@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from reflectlab.projects.models import Project
+from reflectlab.prompts.models import Prompt
+
+
+class Trace(models.Model):
+    """One model response to a prompt, kept byte-for-byte, with its stored analysis.
+
+    The analysis is stored whole in ``analysis`` (steps, candidates, episodes)
+    and its headline numbers are copied into columns so lists, queues and
+    dashboards filter and aggregate in the database.
+    """
+
+    class Origin(models.TextChoices):
+        RUN = "run", "Run"
+        IMPORT = "import", "Import"
+        REGENERATION = "regeneration", "Regeneration"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="traces")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="traces")
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.IMPORT)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.READY)
+    # NULL, not "", so runs and regenerations stay outside the unique constraint.
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    run = models.ForeignKey(
+        "runs.Run", null=True, blank=True, on_delete=models.CASCADE, related_name="traces"
+    )
+    sample_index = models.PositiveIntegerField(null=True, blank=True)
+    model_name = models.CharField(max_length=300, blank=True, db_index=True)
+
+    raw_response = models.TextField(blank=True)
+    reasoning = models.TextField(blank=True, help_text="A separate reasoning field, if any.")
+    finish_reason = models.CharField(max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    logprobs = models.JSONField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="branches"
+    )
+    branch_step = models.PositiveIntegerField(null=True, blank=True)
+    hint = models.TextField(blank=True)
+    continuation_mode = models.CharField(max_length=20, blank=True)
+    continuation_prefix_chars = models.PositiveIntegerField(null=True, blank=True)
+
+    analysis = models.JSONField(null=True, blank=True)
+    analyzer_version = models.CharField(max_length=32, blank=True, db_index=True)
+    n_steps = models.PositiveIntegerField(default=0)
+    n_reflection_steps = models.PositiveIntegerField(default=0)
+    has_reflection = models.BooleanField(default=False)
+    has_corrective = models.BooleanField(default=False)
+    truncated = models.BooleanField(default=False)
+    final_answer = models.TextField(blank=True)
+    final_correct = models.BooleanField(null=True, blank=True)
+    first_correct = models.BooleanField(null=True, blank=True)
+    reflection_share = models.FloatField(default=0)
+    thinking_chars = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "prompt", "sample_index"],
+                condition=Q(run__isnull=False),
+                name="trace_unique_run_sample",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="trace_unique_external_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "final_correct"]),
+            models.Index(fields=["project", "has_reflection"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Trace {self.pk}"
+
+    @property
+    def is_branch(self) -> bool:
+        return self.parent_id is not None

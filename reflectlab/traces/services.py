@@ -1,0 +1,109 @@
+"""Writing traces (imports, runs, regenerations) and keeping their analysis current."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+from reflectlab import analysis
+from reflectlab.projects.models import Project
+from reflectlab.prompts.services import prompts_upsert
+from reflectlab.traces.analysis import analysis_columns
+from reflectlab.traces.models import Trace
+
+BATCH_SIZE = 500
+
+
+def traces_write(*, project: Project, records: list[dict[str, Any]]) -> tuple[int, int]:
+    """Import cleaned trace records (see ``prompts.parsing.clean_trace``), analysed.
+
+    Returns (written, skipped); a trace whose external id is already in the
+    project is skipped, so re-imports change nothing. Three queries per batch,
+    whatever its size.
+    """
+    prompt_ids, _ = prompts_upsert(project=project, records=[r["prompt"] for r in records])
+    existing = set(
+        Trace.objects.filter(
+            project=project, external_id__in=[r["external_id"] for r in records]
+        ).values_list("external_id", flat=True)
+    )
+    references = {r["prompt"]["external_id"]: r["prompt"]["reference_answer"] for r in records}
+    new: list[Trace] = []
+    for record in records:
+        if record["external_id"] in existing:
+            continue
+        existing.add(record["external_id"])
+        prompt_key = record["prompt"]["external_id"]
+        new.append(
+            Trace(
+                project=project,
+                prompt_id=prompt_ids[prompt_key],
+                origin=Trace.Origin.IMPORT,
+                external_id=record["external_id"],
+                model_name=record["model"],
+                raw_response=record["response"],
+                reasoning=record["reasoning"],
+                finish_reason=record["finish_reason"],
+                prompt_tokens=record["prompt_tokens"],
+                completion_tokens=record["completion_tokens"],
+                **analysis_columns(
+                    response=record["response"],
+                    reasoning=record["reasoning"],
+                    reference=references[prompt_key],
+                    finish_reason=record["finish_reason"],
+                    lexicon_overrides=project.lexicon,
+                ),
+            )
+        )
+    Trace.objects.bulk_create(new, batch_size=BATCH_SIZE, ignore_conflicts=True)
+    return len(new), len(records) - len(new)
+
+
+def trace_analyze(*, trace: Trace, save: bool = True) -> Trace:
+    """(Re)compute the stored analysis of one trace."""
+    columns = analysis_columns(
+        response=trace.raw_response,
+        reasoning=trace.reasoning,
+        reference=trace.prompt.reference_answer,
+        finish_reason=trace.finish_reason,
+        logprobs=trace.logprobs,
+        lexicon_overrides=trace.project.lexicon,
+    )
+    for name, value in columns.items():
+        setattr(trace, name, value)
+    if save:
+        trace.save(update_fields=list(columns))
+    return trace
+
+
+def traces_reanalyze(
+    *,
+    project: Project | None = None,
+    force: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Re-analyse traces whose analyser version is not the current one (or all)."""
+    queryset = Trace.objects.select_related("prompt", "project").filter(state=Trace.State.READY)
+    if project is not None:
+        queryset = queryset.filter(project=project)
+    if not force:
+        queryset = queryset.exclude(analyzer_version=analysis.ANALYZER_VERSION)
+    fields = list(analysis_columns(response=""))
+    done = 0
+    batch: list[Trace] = []
+    for trace in queryset.iterator(chunk_size=BATCH_SIZE):
+        batch.append(trace_analyze(trace=trace, save=False))
+        if len(batch) >= BATCH_SIZE:
+            with transaction.atomic():
+                Trace.objects.bulk_update(batch, fields)
+            done += len(batch)
+            batch.clear()
+            if on_progress:
+                on_progress(done)
+    if batch:
+        with transaction.atomic():
+            Trace.objects.bulk_update(batch, fields)
+        done += len(batch)
+    return done

@@ -1,0 +1,2 @@
+// reflectlab: small progressive enhancements. No inline scripts (CSP).
+"use strict";

@@ -1,0 +1,11 @@
+from tests.authz import LOGIN, PUBLIC, Rule
+
+RULES = {
+    "home": Rule(LOGIN),
+    "healthz": Rule(PUBLIC),
+    "login": Rule(PUBLIC),
+    "logout": Rule(PUBLIC, methods=("POST",)),
+    "api-token": Rule(PUBLIC, methods=("POST",), api=True),
+    "api-schema": Rule(LOGIN, api=True),
+    "api-docs": Rule(LOGIN, api=True),
+}

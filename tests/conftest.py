@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from tests.factories import MembershipFactory, ProjectFactory, TraceFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def project(db, user):
+    project = ProjectFactory()
+    MembershipFactory(project=project, user=user, role="manager")
+    return project
+
+
+@pytest.fixture
+def trace(project):
+    return TraceFactory(project=project)
+
+
+@pytest.fixture
+def api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def make_user(db):
+    def make(**kwargs):
+        return UserFactory(**kwargs)
+
+    return make
+
+
+__all__ = ["get_user_model"]
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real ``celery worker`` process on the test database and the configured broker.
+
+    Tests using it must commit their data (``transactional_db``), as the
+    worker reads it through its own connection.
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from reflectlab.celery import app
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        url = (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0"}
+    app.control.purge()
+    log = (tmp_path / "worker.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "reflectlab",
+            "worker",
+            "-Q",
+            "default,models",
+            "-P",
+            "solo",
+            "-l",
+            "info",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    time.sleep(0.5)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
