@@ -1,7 +1,7 @@
-"""reflectlab: human-in-the-loop annotation of LLM reasoning traces."""
+"""reflectlab: human-in-the-loop annotation of LLM reasoning traces.
+
+The Celery app is loaded by ``reflectlab.core.apps.CoreConfig.ready`` (not
+here), so ``reflectlab.analysis`` stays importable without Django.
+"""
 
 __version__ = "0.1.0"
-
-from reflectlab.celery import app as celery_app
-
-__all__ = ["__version__", "celery_app"]

@@ -13,7 +13,11 @@ from reflectlab import analysis
 @lru_cache(maxsize=64)
 def _lexicon(overrides_json: str) -> analysis.Lexicon | None:
     overrides = orjson.loads(overrides_json)
-    return analysis.Lexicon.default().merged(overrides) if overrides else None
+    return (
+        analysis.Lexicon.from_dict(overrides, base=analysis.Lexicon.default())
+        if overrides
+        else None
+    )
 
 
 def lexicon_for(overrides: dict[str, Any] | None) -> analysis.Lexicon | None:

@@ -10,7 +10,7 @@ from django.db import transaction
 from reflectlab import analysis
 from reflectlab.projects.models import Project
 from reflectlab.prompts.services import prompts_upsert
-from reflectlab.traces.analysis import analysis_columns
+from reflectlab.traces.analysis import analysis_columns, lexicon_for
 from reflectlab.traces.models import Trace
 
 BATCH_SIZE = 500
@@ -78,32 +78,41 @@ def trace_analyze(*, trace: Trace, save: bool = True) -> Trace:
     return trace
 
 
+def current_version(project: Project) -> str:
+    """The analyser + lexicon version a trace of this project should carry."""
+    return analysis.analyzer_version(lexicon_for(project.lexicon))
+
+
 def traces_reanalyze(
     *,
     project: Project | None = None,
     force: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Re-analyse traces whose analyser version is not the current one (or all)."""
-    queryset = Trace.objects.select_related("prompt", "project").filter(state=Trace.State.READY)
-    if project is not None:
-        queryset = queryset.filter(project=project)
-    if not force:
-        queryset = queryset.exclude(analyzer_version=analysis.ANALYZER_VERSION)
+    """Re-analyse traces made by another analyser or lexicon version (or all)."""
+    projects = [project] if project is not None else list(Project.objects.all())
     fields = list(analysis_columns(response=""))
     done = 0
-    batch: list[Trace] = []
-    for trace in queryset.iterator(chunk_size=BATCH_SIZE):
-        batch.append(trace_analyze(trace=trace, save=False))
-        if len(batch) >= BATCH_SIZE:
-            with transaction.atomic():
-                Trace.objects.bulk_update(batch, fields)
-            done += len(batch)
-            batch.clear()
-            if on_progress:
-                on_progress(done)
-    if batch:
-        with transaction.atomic():
-            Trace.objects.bulk_update(batch, fields)
-        done += len(batch)
+    for each in projects:
+        queryset = Trace.objects.select_related("prompt", "project").filter(
+            project=each, state=Trace.State.READY
+        )
+        if not force:
+            queryset = queryset.exclude(analyzer_version=current_version(each))
+        batch: list[Trace] = []
+        for trace in queryset.iterator(chunk_size=BATCH_SIZE):
+            batch.append(trace_analyze(trace=trace, save=False))
+            if len(batch) >= BATCH_SIZE:
+                done += _save_analyses(batch, fields)
+                if on_progress:
+                    on_progress(done)
+        done += _save_analyses(batch, fields)
     return done
+
+
+def _save_analyses(batch: list[Trace], fields: list[str]) -> int:
+    with transaction.atomic():
+        Trace.objects.bulk_update(batch, fields)
+    count = len(batch)
+    batch.clear()
+    return count

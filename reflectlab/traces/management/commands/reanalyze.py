@@ -3,14 +3,12 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from reflectlab import analysis
 from reflectlab.prompts.management.commands.import_file import find_project
-from reflectlab.traces.models import Trace
 from reflectlab.traces.services import traces_reanalyze
 
 
 class Command(BaseCommand):
-    help = "Re-analyse stored traces made by another analyser version (or all with --all)."
+    help = "Re-analyse stored traces made by another analyser/lexicon version (all with --all)."
 
     def add_arguments(self, parser):
         parser.add_argument("--project", default=None, help="Project id or name (default: all).")
@@ -18,10 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         project = find_project(options["project"]) if options["project"] else None
-        queryset = Trace.objects.all() if project is None else Trace.objects.filter(project=project)
-        if not options["all"]:
-            queryset = queryset.exclude(analyzer_version=analysis.ANALYZER_VERSION)
-        with tqdm(total=queryset.count(), disable=options["verbosity"] < 1) as bar:
+        with tqdm(unit="trace", disable=options["verbosity"] < 1) as bar:
             last = [0]
 
             def progress(done: int) -> None:
@@ -30,4 +25,4 @@ class Command(BaseCommand):
 
             done = traces_reanalyze(project=project, force=options["all"], on_progress=progress)
             bar.update(done - last[0])
-        self.stdout.write(f"{done} traces analysed with version {analysis.ANALYZER_VERSION}")
+        self.stdout.write(f"{done} traces re-analysed")

@@ -1,0 +1,51 @@
+"""Reflection behaviour per shared trace file (the figures of DESIGN §10).
+
+    python bench/reflection_stats.py
+
+Per file: share of traces with at least one reflection step, mean reflection
+steps per trace, confirmatory vs corrective shares, F→T and T→F counts, final
+accuracy. Needs no Django; prints a skip message when the data is absent.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_analysis import import_analysis, load_records
+
+
+def main() -> int:
+    records = load_records()
+    if not records:
+        print("SKIP: no shared traces (set REFLECTLAB_SHARED_DATA)")
+        return 0
+    analysis = import_analysis()
+    by_file: dict[str, list[dict]] = {}
+    for record in records:
+        by_file.setdefault(record["id"].rsplit("-", 1)[0], []).append(record)
+    header = f"{'file':30s} {'n':>4s} {'refl>=1':>8s} {'refl/tr':>8s} {'conf':>6s} {'corr':>6s} {'F→T':>5s} {'T→F':>5s} {'acc':>6s}"
+    print(header)
+    for name, rows in by_file.items():
+        results = [analysis.analyze(r["response"], reference=r["reference_answer"]) for r in rows]
+        n = len(results)
+        with_reflection = sum(a.metrics.reflection_steps > 0 for a in results) / n
+        mean_steps = sum(a.metrics.reflection_steps for a in results) / n
+        labels = [r for a in results for r in a.reflections]
+        conf = sum(r.kind == "confirmatory" for r in labels)
+        corr = sum(r.kind == "corrective" for r in labels)
+        judged = max(conf + corr, 1)
+        f_t = sum(r.transition == "F→T" for r in labels)
+        t_f = sum(r.transition == "T→F" for r in labels)
+        accuracy = sum(bool(a.final_correct) for a in results) / n
+        print(
+            f"{name:30s} {n:4d} {with_reflection:8.1%} {mean_steps:8.1f} "
+            f"{conf / judged:6.1%} {corr / judged:6.1%} {f_t:5d} {t_f:5d} {accuracy:6.1%}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Step kinds: reflection, transition, weak reflection, execution (DESIGN §4).
+
+Each cue class is found by one regex scan over the whole (lower-cased) thinking,
+and every hit is mapped to its step by bisection: the cost grows with the
+number of cues found, not with steps x cues.
+
+Priority, highest first (reflection beats transition, SEAL):
+strong start cue > inline reflection cue > "Alternatively" start > inline
+transition cue > weak start cue. Within one rank the earliest cue in the step
+is the one shown to the expert.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from functools import partial
+from typing import NamedTuple
+
+from reflectlab.analysis.lexicon import Lexicon
+
+REFLECTION = "reflection"
+TRANSITION = "transition"
+WEAK_REFLECTION = "weak_reflection"
+EXECUTION = "execution"
+VERIFICATION = "verification"
+
+_STRONG, _INLINE_REFLECTION, _TRANSITION_START, _INLINE_TRANSITION, _WEAK = 5, 4, 3, 2, 1
+_KIND_OF_RANK = {
+    _STRONG: REFLECTION,
+    _INLINE_REFLECTION: REFLECTION,
+    _TRANSITION_START: TRANSITION,
+    _INLINE_TRANSITION: TRANSITION,
+    _WEAK: WEAK_REFLECTION,
+}
+_REFLECTIVE = frozenset((REFLECTION, TRANSITION))
+_START_RANK = {"strong": _STRONG, "transition": _TRANSITION_START, "weak": _WEAK}
+
+
+class Step(NamedTuple):
+    """One step. A NamedTuple, not a dataclass: traces have hundreds of steps
+    and a tuple is built three times faster than a frozen dataclass (DESIGN §11)."""
+
+    index: int
+    start: int
+    end: int
+    kind: str
+    cue: str | None = None
+    cue_start: int | None = None
+    cue_end: int | None = None
+    subtype: str | None = None
+
+    @property
+    def is_reflective(self) -> bool:
+        return self.kind in _REFLECTIVE
+
+
+# tuple.__new__ runs in C; Step._make is a Python-level wrapper around it.
+_new_step = partial(tuple.__new__, Step)
+
+# (rank, cue_start, cue_end) of the best cue seen so far, per step index.
+_Best = dict[int, tuple[int, int, int]]
+
+
+def _keep(best: _Best, i: int, rank: int, s: int, e: int) -> None:
+    old = best.get(i)
+    if old is None or rank > old[0] or (rank == old[0] and s < old[1]):
+        best[i] = (rank, s, e)
+
+
+def _start_cues(
+    lower: str, starts: list[int], ends: list[int], lexicon: Lexicon, best: _Best
+) -> None:
+    first = lexicon.start_re.match(lower, starts[0])
+    hits = [(0, first)] if first and first.lastgroup else []
+    step_at = dict(zip(starts, range(len(starts)), strict=True))
+    for m in lexicon.start_after_break_re.finditer(lower, starts[0], ends[-1]):
+        i = step_at.get(m.start("lead"))
+        if i is not None:  # None: a blank line inside a protected block
+            hits.append((i, m))
+    for i, m in hits:
+        group = m.lastgroup or ""
+        rank = _START_RANK[group.removeprefix("b_")]
+        _keep(best, i, rank, *m.span(group))
+
+
+def _inline_cues(
+    lower: str, starts: list[int], ends: list[int], lexicon: Lexicon, best: _Best
+) -> set[int]:
+    """Record inline cues; return the steps holding a verification cue."""
+    lo, hi = starts[0], ends[-1]
+    classes_of = lexicon.inline_classes
+    head = lexicon.inline_at_start_re.match(lower, lo, hi)
+    matches = [head] if head else []
+    matches.extend(lexicon.inline_after_space_re.finditer(lower, lo, hi))
+    matches.extend(lexicon.inline_after_newline_re.finditer(lower, lo, hi))
+    verifying: set[int] = set()
+    for m in matches:
+        s, e = m.span("cue")
+        i = bisect_right(starts, s) - 1
+        if e > ends[i]:
+            continue
+        classes = classes_of[m["cue"]]
+        if "anywhere" in classes:
+            _keep(best, i, _INLINE_REFLECTION, s, e)
+        elif "transition_anywhere" in classes:
+            _keep(best, i, _INLINE_TRANSITION, s, e)
+        if "verification" in classes:
+            verifying.add(i)
+    return verifying
+
+
+def classify_steps(
+    text: str, lower: str, starts: list[int], ends: list[int], lexicon: Lexicon
+) -> list[Step]:
+    """Classify the steps ``text[starts[i]:ends[i]]``; ``lower`` is ``text.lower()``."""
+    n = len(starts)
+    if n == 0:
+        return []
+    best: _Best = {}
+    _start_cues(lower, starts, ends, lexicon, best)
+    verifying = _inline_cues(lower, starts, ends, lexicon, best)
+    kinds = [EXECUTION] * n
+    cues: list[str | None] = [None] * n
+    cue_starts: list[int | None] = [None] * n
+    cue_ends: list[int | None] = [None] * n
+    subtypes: list[str | None] = [None] * n
+    for i, (rank, s, e) in best.items():
+        kinds[i] = kind = _KIND_OF_RANK[rank]
+        cues[i], cue_starts[i], cue_ends[i] = text[s:e], s, e
+        if kind is REFLECTION and i in verifying:
+            subtypes[i] = VERIFICATION
+    rows = zip(range(n), starts, ends, kinds, cues, cue_starts, cue_ends, subtypes, strict=True)
+    return list(map(_new_step, rows))
+
+
+def reflective_indices(steps: list[Step]) -> list[int]:
+    return [s.index for s in steps if s.kind is REFLECTION or s.kind is TRANSITION]
+
+
+def episodes(reflective: list[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive reflective step indices as (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for i in reflective:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs

@@ -1,0 +1,108 @@
+"""Grading answers with HF math-verify, made cheap and crash-proof.
+
+- References are normalised first: a GSM8K reference is a full solution ending
+  in ``#### N`` and the answer is ``N``; a plain reference is wrapped in
+  ``\\boxed{…}`` so math-verify's LaTeX extractor reads all of it.
+- Numbers that compare equal (or, for integers, unequal) as plain decimals never
+  reach math-verify: most GSM8K answers are settled here.
+- Every distinct parse and every distinct comparison is computed once (LRU).
+- math-verify enforces its timeouts with ``signal.alarm``, which only works in
+  the main thread; elsewhere (Celery threads, web servers) we pass no timeout.
+  Any exception, timeout included, grades as ``None`` (unknown), never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+_NUMBER_RE = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+")
+_NUMBER_DECOR = " \t\n$\\!,.;:"
+_TEXT_WRAP_RE = re.compile(r"^\\(?:text|mathrm|textbf)\{([^{}]*)\}$")
+_TIMEOUT_SECONDS = 5
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns when timeouts are off
+
+
+def reference_answer(reference: str) -> str:
+    """The answer inside a reference: after the last ``####`` (GSM8K), else all of it."""
+    _, sep, tail = reference.rpartition("####")
+    return (tail if sep else reference).strip()
+
+
+def plain_number(value: str) -> Decimal | None:
+    """``value`` as a decimal when it is only a number ("1,234", "$5$", "12.50")."""
+    value = value.strip(_NUMBER_DECOR)
+    if (m := _TEXT_WRAP_RE.match(value)) is not None:
+        value = m[1].strip(_NUMBER_DECOR)
+    if not _NUMBER_RE.fullmatch(value):
+        return None
+    try:
+        return Decimal(value.replace(",", ""))
+    except InvalidOperation:
+        return None
+
+
+def _timeout() -> int | None:
+    return _TIMEOUT_SECONDS if threading.current_thread() is threading.main_thread() else None
+
+
+@lru_cache(maxsize=1)
+def _math_verify() -> tuple[Any, Any, type[BaseException]]:
+    # Imported on first use: sympy and the LaTeX parser take about a second to load.
+    from math_verify import parse, verify
+    from math_verify.errors import TimeoutException
+
+    return parse, verify, TimeoutException
+
+
+@lru_cache(maxsize=65536)
+def parse_value(value: str) -> tuple[Any, ...]:
+    """math-verify's parse of ``\\boxed{value}`` (else ``$value$``); ``()`` when unreadable."""
+    parse, _, timeout_error = _math_verify()
+    try:
+        parsed = parse(f"\\boxed{{{value}}}", parsing_timeout=_timeout())
+        if not parsed:
+            parsed = parse(f"${value}$", parsing_timeout=_timeout())
+        return tuple(parsed)
+    except (Exception, timeout_error):  # math-verify may raise anything, timeouts included
+        return ()
+
+
+@lru_cache(maxsize=262144)
+def _verify(gold: str, answer: str) -> bool | None:
+    parsed_gold, parsed_answer = parse_value(gold), parse_value(answer)
+    if not parsed_gold or not parsed_answer:
+        return None
+    _, verify, timeout_error = _math_verify()
+    try:
+        return bool(verify(list(parsed_gold), list(parsed_answer), timeout_seconds=_timeout()))
+    except (Exception, timeout_error):
+        return None
+
+
+def equivalent(gold: str, answer: str) -> bool | None:
+    """Whether ``answer`` equals ``gold`` mathematically; ``None`` when unknown."""
+    if gold == answer:
+        return True
+    a, b = plain_number(gold), plain_number(answer)
+    if a is not None and b is not None:
+        if a == b:
+            return True
+        if a == a.to_integral_value() and b == b.to_integral_value():
+            return False  # distinct integers: nothing for math-verify to add
+    return _verify(gold, answer)
+
+
+def grade(reference: str | None, answer: str | None) -> bool | None:
+    """Correctness of ``answer`` against a raw reference (GSM8K or LaTeX)."""
+    if reference is None or answer is None:
+        return None
+    gold = reference_answer(reference)
+    if not gold:
+        return None
+    return equivalent(gold, answer)

@@ -1,0 +1,276 @@
+"""The reflection lexicon, kept as data so a project can version and override it.
+
+Every cue list below comes from a published rule set (DESIGN §4):
+
+- SEAL (Chen et al. 2025, "SEAL: Steerable reasoning calibration"): steps are
+  split on blank lines; a step starting with "Wait" or holding check words is a
+  reflection, one starting with "Alternatively" or holding switch words is a
+  transition.
+- CGRS (certainty-guided reflection suppression): "Wait", "Hmm", "But",
+  "Alternatively" as the reflection triggers it suppresses.
+- CyclicReflex: "wait", "but", "alternatively" as reflection tokens.
+- Speculative Thinking: "wait", "hmm", "hold on", "double-check" at step starts.
+- ARLCP: "but", "however", "let me check/verify" as reflection keywords.
+- NoWait: suppresses "wait", "hmm", "maybe", "alternatively".
+- Understanding-R1-Zero: the keyword pool "recheck", "rethink", "reassess",
+  "re-evaluate", "reconsider", "check again", "think again", "verify".
+
+Matching is case-insensitive on word boundaries ("but" never matches "button",
+"oh" never "Ohio"). Multi-word cues allow any run of spaces between words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
+from typing import Any
+
+LEXICON_VERSION = "1"
+
+DEFAULT_LEXICON: dict[str, Any] = {
+    "version": LEXICON_VERSION,
+    # A step *starting* with one of these is a reflection (SEAL, CGRS,
+    # CyclicReflex, Speculative Thinking, ARLCP).
+    "strong_start": [
+        "but wait",
+        "wait",
+        "hmm",
+        "hmmm",
+        "hold on",
+        "actually",
+        "oh",
+        "let me check",
+        "let me double-check",
+        "let me double check",
+        "let me verify",
+        "let me recheck",
+        "let me re-check",
+        "let me re-examine",
+        "let me reexamine",
+        "let me reconsider",
+        "is that right",
+        "is that correct",
+    ],
+    # Anywhere in a step: verification and rethinking words (SEAL check words,
+    # Understanding-R1-Zero keyword pool, Speculative Thinking "double-check").
+    "anywhere": [
+        "verify",
+        "verifying",
+        "make sure",
+        "think again",
+        "double-check",
+        "double check",
+        "double-checking",
+        "check again",
+        "recheck",
+        "rechecking",
+        "rethink",
+        "reassess",
+        "re-evaluate",
+        "reevaluate",
+        "reconsider",
+        "let me check",
+        "seems right",
+    ],
+    # Transitions to another line of attack (SEAL switch words, CyclicReflex, CGRS).
+    "transition_start": ["alternatively"],
+    "transition_anywhere": [
+        "another approach",
+        "another way",
+        "another method",
+        "another solution",
+        "another strategy",
+        "think differently",
+        "different approach",
+    ],
+    # Weak cues count only at a step start and only without a strong cue:
+    # "but" (CyclicReflex, CGRS, ARLCP), "however" (ARLCP), "maybe" (NoWait).
+    "weak_start": ["but", "however", "no", "perhaps", "maybe"],
+    # Inside a reflection step these mark the *verification* subtype (SEAL's
+    # check words; substituting back / plugging in is how models verify).
+    "verification": [
+        "check",
+        "checking",
+        "verify",
+        "verifying",
+        "verified",
+        "double-check",
+        "double check",
+        "recheck",
+        "substitute back",
+        "substituting back",
+        "plug in",
+        "plugging in",
+        "plug it back",
+        "plugging it back",
+    ],
+}
+
+CUE_CLASSES = (
+    "strong_start",
+    "anywhere",
+    "transition_start",
+    "transition_anywhere",
+    "weak_start",
+    "verification",
+)
+
+
+def _alternation(cues: tuple[str, ...]) -> str:
+    # Longest first so "but wait" wins over "but" and "hmmm" over "hmm".
+    ordered = sorted({c.strip().lower() for c in cues if c.strip()}, key=len, reverse=True)
+    if not ordered:
+        return r"(?!x)x"  # a class left empty matches nothing
+    return "|".join(r"[ \t]+".join(map(re.escape, c.split())) for c in ordered)
+
+
+@dataclass(frozen=True, slots=False)
+class Lexicon:
+    """Cue lists plus the compiled regexes built from them (cached per instance).
+
+    Patterns are matched against the *lower-cased* text, so they carry no
+    IGNORECASE flag: lower-casing once is far cheaper than case-folding inside
+    every regex scan (DESIGN §11 throughput).
+    """
+
+    version: str = LEXICON_VERSION
+    strong_start: tuple[str, ...] = field(default_factory=tuple)
+    anywhere: tuple[str, ...] = field(default_factory=tuple)
+    transition_start: tuple[str, ...] = field(default_factory=tuple)
+    transition_anywhere: tuple[str, ...] = field(default_factory=tuple)
+    weak_start: tuple[str, ...] = field(default_factory=tuple)
+    verification: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def default(cls) -> Lexicon:
+        return _DEFAULT
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base: Lexicon | None = None) -> Lexicon:
+        """Build a lexicon; keys missing from ``data`` are taken from ``base``.
+
+        A project override therefore only lists what it changes, e.g.
+        ``{"version": "acme-2", "weak_start": ["but", "however"]}``. A key
+        ``"<class>_extra"`` appends to the base list instead of replacing it.
+        """
+        if base is None:
+            base = _DEFAULT
+        changes: dict[str, Any] = {}
+        for name in CUE_CLASSES:
+            if name in data:
+                changes[name] = tuple(data[name])
+            if f"{name}_extra" in data:
+                start = changes.get(name, getattr(base, name, ()))
+                changes[name] = (*start, *data[f"{name}_extra"])
+        unknown = set(data) - {"version", *CUE_CLASSES, *(f"{c}_extra" for c in CUE_CLASSES)}
+        if unknown:
+            raise ValueError(f"unknown lexicon keys: {sorted(unknown)}")
+        if "version" in data:
+            changes["version"] = str(data["version"])
+        return replace(base, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"version": self.version}
+        for f in fields(self):
+            if f.name != "version":
+                out[f.name] = list(getattr(self, f.name))
+        return out
+
+    def _start_body(self) -> str:
+        # Group order encodes priority: reflection beats transition beats weak.
+        return (
+            rf"(?:(?P<strong>{_alternation(self.strong_start)})"
+            rf"|(?P<transition>{_alternation(self.transition_start)})"
+            rf"|(?P<weak>{_alternation(self.weak_start)}))\b"
+        )
+
+    @cached_property
+    def start_re(self) -> re.Pattern[str]:
+        """Every step-start cue in one pattern; the group that matched names the class.
+
+        Up to four leading non-word characters ("**", "- ", "(") may precede the cue.
+        """
+        return re.compile(r"[^\w\n]{0,4}" + self._start_body())
+
+    @cached_property
+    def start_after_break_re(self) -> re.Pattern[str]:
+        """``start_re`` behind a blank-line break: one scan finds the cues of all steps.
+
+        Group ``lead`` starts where the step starts, as in the step splitter.
+        """
+        return re.compile(r"\n\s*\n(?P<lead>[^\w\n]{0,4})" + self._start_body())
+
+    @cached_property
+    def inline_classes(self) -> dict[str, frozenset[str]]:
+        """Cue text → the inline classes it belongs to ("verify" is two)."""
+        out: dict[str, set[str]] = {}
+        for name in INLINE_CLASSES:
+            for cue in getattr(self, name):
+                out.setdefault(_normal(cue), set()).add(name)
+        return {cue: frozenset(names) for cue, names in out.items()}
+
+    @cached_property
+    def _inline_body(self) -> str:
+        return rf"(?P<cue>{_trie(self.inline_classes)})\b"
+
+    @cached_property
+    def inline_after_space_re(self) -> re.Pattern[str]:
+        """Inline cues after a space (and up to three opening marks: ``(``, ``**``).
+
+        All inline classes share one trie-shaped pattern behind a literal space:
+        the regex engine then jumps between spaces with a fast substring search
+        instead of trying forty alternatives at every character, about 4x faster
+        on the real traces than one alternation per class.
+        """
+        return re.compile(r" [(*\"'\-]{0,3}" + self._inline_body)
+
+    @cached_property
+    def inline_after_newline_re(self) -> re.Pattern[str]:
+        """Inline cues opening a line (markdown bullets and emphasis allowed)."""
+        return re.compile(r"\n[^\w\n]{0,4}" + self._inline_body)
+
+    @cached_property
+    def inline_at_start_re(self) -> re.Pattern[str]:
+        """Inline cues at the very start of the thinking (used with ``match``)."""
+        return re.compile(r"[^\w\n]{0,4}" + self._inline_body)
+
+
+INLINE_CLASSES = ("anywhere", "transition_anywhere", "verification")
+
+
+def _normal(cue: str) -> str:
+    return " ".join(cue.lower().split())
+
+
+def _trie(cues: Mapping[str, object]) -> str:
+    """A regex alternation factored as a prefix tree, longest match first."""
+    tree: dict[str, Any] = {}
+    for cue in cues:
+        node = tree
+        for ch in cue:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_node(tree) or r"(?!x)x"
+
+
+def _trie_node(node: dict[str, Any]) -> str:
+    branches = [re.escape(ch) + _trie_node(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if "" in node:  # a cue ends here: the longer ones are optional
+        return f"(?:{body})?"
+    return body
+
+
+def _from_default_dict() -> Lexicon:
+    data = DEFAULT_LEXICON
+    return Lexicon(
+        version=data["version"],
+        **{name: tuple(data[name]) for name in CUE_CLASSES},
+    )
+
+
+_DEFAULT = _from_default_dict()

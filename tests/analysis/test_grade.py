@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import threading
+
+from reflectlab.analysis.grade import equivalent, grade, plain_number, reference_answer
+
+GSM8K_REFERENCE = "He has 3 + 4 = <<3+4=7>>7 apples.\nSo 7 * 2 = 14.\n#### 1,400"
+
+
+def test_gsm8k_reference_answer_is_the_number_after_hashes():
+    assert reference_answer(GSM8K_REFERENCE) == "1,400"
+
+
+def test_gsm8k_answers_grade_by_number():
+    assert grade(GSM8K_REFERENCE, "1400") is True
+    assert grade(GSM8K_REFERENCE, "$1,400.00") is True
+    assert grade(GSM8K_REFERENCE, "1401") is False
+
+
+def test_plain_numbers_are_read_without_math_verify():
+    assert plain_number("\\$1,234.5") == plain_number("1234.50")
+    assert plain_number("x + 1") is None
+
+
+def test_latex_answers_are_graded_by_math_verify():
+    assert grade("\\frac{13}{15}", "\\dfrac{13}{15}") is True
+    assert grade("\\frac{1}{2}", "0.5") is True
+    assert grade("\\sqrt{2}", "2") is False
+
+
+def test_no_reference_grades_as_unknown():
+    assert grade(None, "3") is None
+
+
+def test_unreadable_answers_grade_as_unknown_not_crash():
+    assert equivalent("\\frac{", "}{}") in (None, False)
+
+
+def test_grading_works_outside_the_main_thread():
+    results = []
+    worker = threading.Thread(target=lambda: results.append(grade("\\frac{2}{3}", "\\frac{4}{6}")))
+    worker.start()
+    worker.join()
+    assert results == [True]
