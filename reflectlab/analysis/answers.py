@@ -41,6 +41,7 @@ _TENTATIVE_RES = (
 )
 _SENTENCE_END_RE = re.compile(r"\.(?:\s|$)")
 _VALUE_EDGE = " \t\r\n$*.,:;"
+_DISPLAY_CLOSE = {"\\[": "\\]", "$$": "$$", "\\(": "\\)"}
 _MAX_VALUE = 200
 
 
@@ -96,6 +97,15 @@ def _answer_phrases(text: str, lower: str, start: int, end: int) -> list[tuple[i
         else:
             continue
         s, e = m.span("v")
+        opener = text[s:e].strip()
+        if opener in _DISPLAY_CLOSE:
+            # "The answer is:\n\\[ 42 \\]": the value is the display below.
+            inner = text.index(opener, s) + len(opener)
+            close = text.find(_DISPLAY_CLOSE[opener], inner, min(end, inner + _MAX_VALUE))
+            if close == -1:
+                continue
+            found.append((inner, close, kind))
+            continue
         if kind == ANSWER_IS and (cut := _SENTENCE_END_RE.search(text, s, e)):
             e = cut.start()
         found.append((s, min(e, s + _MAX_VALUE), kind))

@@ -85,8 +85,36 @@ def _verify(gold: str, answer: str) -> bool | None:
         return None
 
 
+# Presentation that never changes a value: math delimiters, spacing commands,
+# \left/\right, currency and percent signs, degree marks (\dfrac/\tfrac below).
+_PRESENTATION_RE = re.compile(r"\\[!,;: ]|\\?\$|\\[()\[\]]|\\(?:left|right)\b|\\?%|\^\{?\\circ\}?")
+_TEXT_RE = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
+# A number followed by at most three unit words: "5600 pounds", "15 miles per hour".
+_UNITS_RE = re.compile(
+    r"([-+]?[\d,]*\.?\d+)\s*(?:[a-z][a-z'/-]*\s*(?:\^\{?\d\}?)?\.?\s*){1,3}", re.IGNORECASE
+)
+_SPACE_RE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=65536)
+def simplified(value: str) -> str:
+    """``value`` without presentation (see above) and without trailing unit words."""
+    value = _PRESENTATION_RE.sub(" ", _TEXT_RE.sub(r" \1 ", value)).strip().rstrip(".")
+    if (m := _UNITS_RE.fullmatch(value)) is not None:
+        value = m[1]
+    value = _SPACE_RE.sub("", value)
+    return value.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+
+
 def equivalent(gold: str, answer: str) -> bool | None:
-    """Whether ``answer`` equals ``gold`` mathematically; ``None`` when unknown."""
+    """Whether ``answer`` equals ``gold`` mathematically; ``None`` when unknown.
+
+    Cheap exact checks first (equal after removing presentation, or plain
+    numbers); math-verify only for what they cannot settle.
+    """
+    if gold == answer:
+        return True
+    gold, answer = simplified(gold), simplified(answer)
     if gold == answer:
         return True
     a, b = plain_number(gold), plain_number(answer)

@@ -59,3 +59,11 @@ def test_so_equals_form_is_only_a_tentative_candidate():
     analysis = analyze("Add them.\n\nSo 16 - 4 = 12 students. Thus x = 3/4.", finish_reason="stop")
     assert analysis.candidates == ()
     assert [c.value for c in analysis.tentative] == ["12", "3/4"]
+
+
+def test_an_answer_phrase_followed_by_display_math_takes_the_display():
+    from reflectlab.analysis import analyze
+
+    result = analyze("x\n\nSo the final answer is:\n\\[\n1596\n\\]\n</think>\nok", reference="1596")
+    assert [c.value for c in result.candidates] == ["1596"]
+    assert result.final_correct is True

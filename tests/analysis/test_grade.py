@@ -42,3 +42,32 @@ def test_grading_works_outside_the_main_thread():
     worker.start()
     worker.join()
     assert results == [True]
+
+
+import pytest as _pytest  # noqa: E402
+
+from reflectlab.analysis.grade import _verify, simplified  # noqa: E402
+
+
+@_pytest.mark.parametrize(
+    ("gold", "answer"),
+    [
+        ("5600", "5600 pounds"),
+        ("120000", "120,\\!000"),
+        ("15", "15\\ \\text{ounces}"),
+        ("9500", "\\$9,\\!500"),
+        ("\\frac{1}{8}", "\\(\\frac{1}{8}\\)"),
+        ("\\frac{3}{4}", "\\dfrac{3}{4}"),
+        ("864 \\mbox{ inches}^2", "864"),
+        ("90", "90^\\circ"),
+    ],
+)
+def test_presentation_and_units_are_settled_without_math_verify(gold, answer):
+    misses = _verify.cache_info().misses
+    assert equivalent(gold, answer) is True
+    assert _verify.cache_info().misses == misses
+
+
+def test_a_leading_dot_is_part_of_the_number():
+    assert simplified(".0000672") == ".0000672"
+    assert equivalent(".0000672", "0.0000672") is True
