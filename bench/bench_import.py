@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import drop_database, fresh_database, setup_django, shared_data_dir  # noqa: E402
+from _django import drop_database, fresh_database, setup_django, shared_data_dir
 
 N = int(os.environ.get("BENCH_IMPORT_ROWS", "20000"))
 DB = "reflectlab_bench_import"
