@@ -32,6 +32,7 @@ def analysis_columns(
     finish_reason: str = "",
     logprobs: list | None = None,
     lexicon_overrides: dict[str, Any] | None = None,
+    known_final_correct: bool | None = None,
 ) -> dict[str, Any]:
     """Analyse one response and return the Trace fields that store the result."""
     result = analysis.analyze(
@@ -54,7 +55,9 @@ def analysis_columns(
         "has_corrective": any(r["kind"] == "corrective" for r in data["reflections"]),
         "truncated": data["truncated"],
         "final_answer": (data["final_answer"] or "")[:2000],
-        "final_correct": data["final_correct"],
+        "final_correct": (
+            data["final_correct"] if data["final_correct"] is not None else known_final_correct
+        ),
         "first_correct": metrics["first_correct"],
         "reflection_share": metrics["reflection_share"] or 0.0,
         "thinking_chars": sum(s["end"] - s["start"] for s in steps),

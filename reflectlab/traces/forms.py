@@ -19,7 +19,12 @@ class TristateField(forms.TypedChoiceField):
 
 
 class TraceFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=200, label="Search prompts")
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search prompts",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search prompts"}),
+    )
     model = forms.CharField(required=False, max_length=300)
     final_correct = TristateField(label="Correct")
     has_reflection = TristateField(label="Reflects")

@@ -36,6 +36,14 @@ class Trace(models.Model):
     )
     sample_index = models.PositiveIntegerField(null=True, blank=True)
     model_name = models.CharField(max_length=300, blank=True, db_index=True)
+    model_config = models.ForeignKey(
+        "providers.ModelConfig",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The config that generated it (runs and regenerations).",
+    )
 
     raw_response = models.TextField(blank=True)
     reasoning = models.TextField(blank=True, help_text="A separate reasoning field, if any.")
@@ -63,6 +71,12 @@ class Trace(models.Model):
     truncated = models.BooleanField(default=False)
     final_answer = models.TextField(blank=True)
     final_correct = models.BooleanField(null=True, blank=True)
+    known_final_correct = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Correctness given with imported data (e.g. ProcessBench), used when "
+        "there is no reference answer to grade against; survives re-analysis.",
+    )
     first_correct = models.BooleanField(null=True, blank=True)
     reflection_share = models.FloatField(default=0)
     thinking_chars = models.PositiveIntegerField(default=0)

@@ -70,6 +70,7 @@ def trace_analyze(*, trace: Trace, save: bool = True) -> Trace:
         finish_reason=trace.finish_reason,
         logprobs=trace.logprobs,
         lexicon_overrides=trace.project.lexicon,
+        known_final_correct=trace.known_final_correct,
     )
     for name, value in columns.items():
         setattr(trace, name, value)

@@ -78,3 +78,16 @@ def test_reanalyze_updates_traces_of_an_older_version():
     call_command("reanalyze", verbosity=0)
     trace.refresh_from_db()
     assert trace.analyzer_version != "0" and trace.n_steps == 3
+
+
+@pytest.mark.django_db
+def test_reanalysis_keeps_correctness_given_with_the_data_when_nothing_can_be_graded():
+    trace = TraceFactory()
+    trace.prompt.reference_answer = ""
+    trace.prompt.save()
+    Trace.objects.filter(pk=trace.pk).update(
+        known_final_correct=False, final_correct=False, analyzer_version="0"
+    )
+    call_command("reanalyze", verbosity=0)
+    trace.refresh_from_db()
+    assert trace.final_correct is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -49,17 +50,16 @@ class Command(BaseCommand):
         source = options["input"]
         if source != "-" and not Path(source).is_file():
             raise CommandError(f"No such file: {source}")
-        in_stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
-        out_stream = (
-            sys.stdout.buffer if options["output"] == "-" else open(options["output"], "wb")
-        )  # noqa: SIM115
-        try:
+        with ExitStack() as stack:
+            in_stream = (
+                sys.stdin.buffer if source == "-" else stack.enter_context(open(source, "rb"))
+            )
+            out_stream = (
+                sys.stdout.buffer
+                if options["output"] == "-"
+                else stack.enter_context(open(options["output"], "wb"))
+            )
             counts = analyze_jsonl(in_stream, out_stream, mapping)
-        finally:
-            if source != "-":
-                in_stream.close()
-            if options["output"] != "-":
-                out_stream.close()
         for error in counts.errors[:50]:
             self.stderr.write(error)
         self.stderr.write(f"{counts.written} analysed, {counts.failed} failed of {counts.read}")
