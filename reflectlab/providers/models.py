@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from reflectlab.projects.models import Project
+
+env_name_validator = RegexValidator(
+    r"^[A-Za-z_][A-Za-z0-9_]{0,99}$",
+    "Enter the NAME of an environment variable (like OPENAI_API_KEY), never the key itself.",
+)
 
 
 class ModelConfig(models.Model):
@@ -25,22 +31,37 @@ class ModelConfig(models.Model):
     base_url = models.CharField(max_length=500, blank=True)
     model = models.CharField(max_length=300, help_text="Model name or local directory.")
     api_key_env = models.CharField(
-        max_length=100, blank=True, help_text="Name of the environment variable with the key."
+        max_length=100,
+        blank=True,
+        validators=[env_name_validator],
+        help_text="Name of the environment variable (on the workers) that holds the API key.",
     )
     system_prompt = models.TextField(blank=True)
-    temperature = models.FloatField(default=0.6)
-    top_p = models.FloatField(default=0.95)
-    max_tokens = models.PositiveIntegerField(default=4096)
+    temperature = models.FloatField(
+        default=0.6, validators=[MinValueValidator(0), MaxValueValidator(5)]
+    )
+    top_p = models.FloatField(default=0.95, validators=[MinValueValidator(0), MaxValueValidator(1)])
+    max_tokens = models.PositiveIntegerField(default=4096, validators=[MinValueValidator(1)])
     seed = models.IntegerField(null=True, blank=True)
     logprobs = models.BooleanField(default=False)
-    top_logprobs = models.PositiveSmallIntegerField(default=0)
+    top_logprobs = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(20)])
     extra_body = models.JSONField(default=dict, blank=True)
     continuation_mode = models.CharField(
         max_length=20, choices=Continuation.choices, default=Continuation.RAW_COMPLETION
     )
-    max_concurrency = models.PositiveIntegerField(default=8)
-    timeout_seconds = models.FloatField(default=600)
-    max_retries = models.PositiveSmallIntegerField(default=5)
+    max_concurrency = models.PositiveIntegerField(
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(1024)],
+        help_text="Requests in flight to this endpoint at most, across all workers.",
+    )
+    timeout_seconds = models.FloatField(
+        default=600, validators=[MinValueValidator(0.1), MaxValueValidator(24 * 3600)]
+    )
+    max_retries = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MaxValueValidator(20)],
+        help_text="Retries of 429 / 5xx / timeouts / resets, with exponential backoff.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -48,3 +69,24 @@ class ModelConfig(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.provider == self.Provider.OPENAI and not self.base_url:
+            raise ValidationError({"base_url": "An OpenAI-compatible config needs a base URL."})
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValidationError({"base_url": "Start the base URL with http:// or https://."})
+        if self.provider == self.Provider.OPENAI and self.continuation_mode == (
+            self.Continuation.LOCAL_PREFIX
+        ):
+            raise ValidationError(
+                {"continuation_mode": "Mode (c) needs a local model; pick (a), (b) or (d)."}
+            )
+
+    @property
+    def api_key_configured(self) -> bool:
+        """Whether the named variable is set in *this* process (never its value)."""
+        import os
+
+        return bool(self.api_key_env and os.environ.get(self.api_key_env))

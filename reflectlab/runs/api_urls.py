@@ -1,3 +1,16 @@
 """API routes of this app, included under /api/v1/ by reflectlab.api.urls."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from reflectlab.runs.apis import RunCancelApi, RunCreateApi, RunDetailApi, TraceRegenerateApi
+
+urlpatterns = [
+    path("runs/", RunCreateApi.as_view(), name="api-runs"),
+    path("runs/<int:run_id>/", RunDetailApi.as_view(), name="api-run"),
+    path("runs/<int:run_id>/cancel", RunCancelApi.as_view(), name="api-run-cancel"),
+    path(
+        "traces/<int:trace_id>/regenerate",
+        TraceRegenerateApi.as_view(),
+        name="api-trace-regenerate",
+    ),
+]

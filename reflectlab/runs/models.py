@@ -46,3 +46,78 @@ class Run(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in {self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED}
+
+    @property
+    def items_finished(self) -> int:
+        return self.items_done + self.items_failed
+
+    @property
+    def percent(self) -> int:
+        if not self.items_total:
+            return 100 if self.is_terminal else 0
+        return min(100, int(100 * self.items_finished / self.items_total))
+
+
+class RunItem(models.Model):
+    """One (prompt, sample) of a run: the unit a worker claims, retries and records.
+
+    ``holder``/``lease_until`` is the claim of the worker thread working on it;
+    a worker that dies leaves a claim that expires (or whose process is seen
+    dead), and the item is taken again — the Trace's unique (run, prompt,
+    sample_index) makes that retake unable to write a second trace.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="items")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
+    sample_index = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    trace = models.ForeignKey(
+        "traces.Trace", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    holder = models.CharField(max_length=120, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "prompt", "sample_index"], name="runitem_unique_sample"
+            )
+        ]
+        indexes = [models.Index(fields=["run", "state"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} prompt {self.prompt_id} sample {self.sample_index}"
+
+
+class EndpointSlot(models.Model):
+    """A counting semaphore per model endpoint, shared by every worker through the
+    database (so it works on SQLite with the filesystem broker as on PostgreSQL).
+
+    A slot is held by one worker thread until released or until its lease
+    expires; holders renew their leases while alive, so a SIGKILLed worker's
+    slots free themselves.
+    """
+
+    endpoint = models.CharField(max_length=300)
+    index = models.PositiveIntegerField()
+    holder = models.CharField(max_length=120, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "index"], name="endpointslot_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}#{self.index}"

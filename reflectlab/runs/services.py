@@ -1,0 +1,435 @@
+"""Runs (sampling k traces per prompt on workers) and regeneration from a hint.
+
+How a run executes (``run_execute``, called by ``tasks.run_execute_task``):
+
+* one task execution is one *holder*; it runs a pool of threads (as many as
+  the config's ``max_concurrency``, capped), because model calls are I/O bound
+  and one worker process must keep dozens of requests in flight;
+* each thread takes an endpoint slot (``leases.EndpointSemaphore``: the limit
+  holds across all workers), then claims one ``RunItem`` at a time
+  (compare-and-set, ``SKIP LOCKED`` on PostgreSQL), calls the provider, and
+  writes the trace, the item and the run counters in one transaction;
+* transient errors (429/5xx/timeouts/resets) are retried in place with
+  exponential backoff and jitter, honouring ``Retry-After``, the slot released
+  while waiting; anything else, or the last attempt, is recorded on the item;
+* a SIGKILLed worker leaves claims whose leases run out (or whose process is
+  seen dead); ``runs_resume`` — on every worker start — enqueues the run
+  again and the items are taken again. The Trace constraint unique (run,
+  prompt, sample_index) and the item's compare-and-set make a second write
+  impossible, so nothing is lost and nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from reflectlab.projects.models import Project
+from reflectlab.prompts.models import Prompt
+from reflectlab.providers.base import (
+    Generation,
+    PermanentProviderError,
+    Provider,
+    ProviderError,
+    endpoint_key,
+    provider_for,
+    sampling_for,
+)
+from reflectlab.providers.models import ModelConfig
+from reflectlab.runs import conf, leases
+from reflectlab.runs.execution import backoff_seconds, chat_messages
+from reflectlab.runs.models import Run, RunItem
+from reflectlab.traces.analysis import analysis_columns
+from reflectlab.traces.models import Trace
+from reflectlab.traces.services import trace_analyze
+
+logger = logging.getLogger(__name__)
+
+MAX_SAMPLES = 64
+ITEM_BATCH = 1000
+MAX_ERROR_CHARS = 2000
+
+
+# -- creating, cancelling, finishing -------------------------------------------
+
+
+def run_prompts(*, project: Project, prompt_ids: list[int] | None = None, q: str = "") -> QuerySet:
+    """The prompts a run covers: all, those matching ``q``, or a selection."""
+    prompts = Prompt.objects.filter(project=project)
+    if q:
+        prompts = prompts.filter(Q(text__icontains=q) | Q(external_id__icontains=q))
+    if prompt_ids is not None:
+        prompts = prompts.filter(pk__in=prompt_ids)
+    return prompts.order_by("id")
+
+
+def run_create(
+    *,
+    project: Project,
+    model_config: ModelConfig,
+    user,
+    samples_per_prompt: int = 1,
+    prompt_ids: list[int] | None = None,
+    q: str = "",
+    enqueue: bool = True,
+) -> Run:
+    """Create a queued run and hand it to the workers once the transaction commits
+    (``enqueue=False``: the caller executes it, as ``run_model --inline`` does)."""
+    from reflectlab.runs.tasks import run_execute_task
+
+    if model_config.project_id != project.pk:
+        raise ValidationError({"model_config": "This model config belongs to another project."})
+    if not 1 <= samples_per_prompt <= MAX_SAMPLES:
+        raise ValidationError(
+            {"samples_per_prompt": f"Choose between 1 and {MAX_SAMPLES} samples per prompt."}
+        )
+    ids = list(
+        run_prompts(project=project, prompt_ids=prompt_ids, q=q).values_list("pk", flat=True)
+    )
+    if not ids:
+        raise ValidationError({"prompts": "No prompts match; import prompts or widen the choice."})
+    with transaction.atomic():
+        run = Run.objects.create(
+            project=project,
+            model_config=model_config,
+            samples_per_prompt=samples_per_prompt,
+            items_total=len(ids) * samples_per_prompt,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        through = Run.prompts.through
+        through.objects.bulk_create(
+            [through(run_id=run.pk, prompt_id=pk) for pk in ids], batch_size=ITEM_BATCH
+        )
+        for _ in range(int(conf.get("REFLECTLAB_RUN_TASKS")) if enqueue else 0):
+            run_execute_task.delay_on_commit(run.pk)
+    return run
+
+
+def run_cancel(*, run: Run) -> bool:
+    """Stop a run: compare-and-set; pending items are cancelled, in-flight ones finish."""
+    with transaction.atomic():
+        changed = Run.objects.filter(
+            pk=run.pk, state__in=[Run.State.QUEUED, Run.State.RUNNING]
+        ).update(state=Run.State.CANCELLED, finished_at=timezone.now())
+        if changed:
+            RunItem.objects.filter(run_id=run.pk, state=RunItem.State.PENDING).update(
+                state=RunItem.State.CANCELLED
+            )
+    run.refresh_from_db()
+    return bool(changed)
+
+
+def _error_summary(run_id: int) -> str:
+    errors = Counter(
+        (e or "")[:160]
+        for e in RunItem.objects.filter(run_id=run_id, state=RunItem.State.FAILED).values_list(
+            "error", flat=True
+        )
+    )
+    return "\n".join(f"{n}x {message}" for message, n in errors.most_common(10))
+
+
+def run_finalize(*, run_id: int) -> bool:
+    """Close a running run whose items are all finished (compare-and-set)."""
+    unfinished = RunItem.objects.filter(
+        run_id=run_id, state__in=[RunItem.State.PENDING, RunItem.State.RUNNING]
+    ).exists()
+    if unfinished:
+        return False
+    run = Run.objects.get(pk=run_id)
+    state = Run.State.FAILED if run.items_failed and not run.items_done else Run.State.SUCCEEDED
+    return bool(
+        Run.objects.filter(pk=run_id, state=Run.State.RUNNING).update(
+            state=state, finished_at=timezone.now(), error_summary=_error_summary(run_id)
+        )
+    )
+
+
+def _items_ensure(run: Run) -> None:
+    """Create the run's items (idempotent: the unique constraint skips existing ones)."""
+    if RunItem.objects.filter(run_id=run.pk).count() >= run.items_total:
+        return
+    prompt_ids = list(run.prompts.order_by("id").values_list("pk", flat=True))
+    # Sample-major order: every prompt gets its first sample before any gets a second.
+    items = [
+        RunItem(run_id=run.pk, prompt_id=pk, sample_index=s)
+        for s in range(run.samples_per_prompt)
+        for pk in prompt_ids
+    ]
+    RunItem.objects.bulk_create(items, batch_size=ITEM_BATCH, ignore_conflicts=True)
+
+
+def runs_resume() -> int:
+    """Enqueue every unfinished run again (called when a worker starts).
+
+    Duplicated tasks are harmless: items are claimed compare-and-set. Pending
+    regenerations older than a lease are enqueued again too.
+    """
+    from reflectlab.runs.tasks import run_execute_task, trace_continue_task
+
+    count = 0
+    for run_id in Run.objects.filter(state__in=[Run.State.QUEUED, Run.State.RUNNING]).values_list(
+        "pk", flat=True
+    ):
+        run_execute_task.delay(run_id)
+        count += 1
+    stale = timezone.now() - timedelta(seconds=conf.get("REFLECTLAB_RUN_LEASE_SECONDS"))
+    for branch in Trace.objects.filter(
+        origin=Trace.Origin.REGENERATION, state=Trace.State.PENDING, created_at__lt=stale
+    ).select_related("parent__run", "model_config"):
+        config = _resume_config(branch)
+        if config is not None:
+            trace_continue_task.delay(branch.pk, config.pk)
+            count += 1
+    return count
+
+
+def _resume_config(branch: Trace) -> ModelConfig | None:
+    if branch.model_config_id is not None:
+        return branch.model_config
+    configs = ModelConfig.objects.filter(project_id=branch.project_id)
+    return (
+        configs.filter(model=branch.model_name, continuation_mode=branch.continuation_mode)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+# -- executing -----------------------------------------------------------------
+
+
+def run_execute(*, run_id: int, on_item: Callable[[], None] | None = None) -> Run:
+    """Work on a run until no item is left to claim; safe to call any number of times."""
+    from reflectlab.runs.execution import Executor
+
+    now = timezone.now()
+    Run.objects.filter(pk=run_id, state=Run.State.QUEUED).update(
+        state=Run.State.RUNNING, started_at=now
+    )
+    run = Run.objects.select_related("model_config", "project").get(pk=run_id)
+    if run.state != Run.State.RUNNING:
+        return run
+    _items_ensure(run)
+    config = run.model_config
+    try:
+        provider = provider_for(config)
+    except PermanentProviderError as exc:
+        _fail_all(run, str(exc))
+        return Run.objects.get(pk=run_id)
+    threads = max(1, min(config.max_concurrency, int(conf.get("REFLECTLAB_RUN_MAX_THREADS"))))
+    try:
+        Executor(run, provider, threads).execute(on_item=on_item)
+    finally:
+        provider.close()
+    run_finalize(run_id=run_id)
+    return Run.objects.get(pk=run_id)
+
+
+def _fail_all(run: Run, message: str) -> None:
+    with transaction.atomic():
+        failed = RunItem.objects.filter(
+            run_id=run.pk, state__in=[RunItem.State.PENDING, RunItem.State.RUNNING]
+        ).update(state=RunItem.State.FAILED, error=message[:MAX_ERROR_CHARS], holder="")
+        Run.objects.filter(pk=run.pk).update(items_failed=F("items_failed") + failed)
+    run_finalize(run_id=run.pk)
+
+
+# -- regeneration from a hint ----------------------------------------------------
+
+THINK_OPEN = "<think>\n"
+
+
+def regeneration_config(*, trace: Trace, model_config: ModelConfig | None = None) -> ModelConfig:
+    """The config given, else the trace's run's, else the project's most recent."""
+    config = model_config
+    if config is None and trace.run_id:
+        config = trace.run.model_config
+    if config is None:
+        config = (
+            ModelConfig.objects.filter(project_id=trace.project_id)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+    if config is None:
+        raise ValidationError(
+            "This project has no model config to regenerate with; add one under Models."
+        )
+    if config.project_id != trace.project_id:
+        raise ValidationError({"model_config": "This model config belongs to another project."})
+    return config
+
+
+def trace_regenerate(
+    *,
+    trace: Trace,
+    step_index: int,
+    hint: str,
+    user,
+    model_config: ModelConfig | None = None,
+) -> Trace:
+    """Start a continuation of ``trace`` from the marked step with an expert's hint.
+
+    Creates the branch at once (state PENDING, linked to its parent, step and
+    hint, with the continuation mode) and enqueues the generation after commit;
+    the worker fills it in (``trace_continue``). ``step_index`` is the index of
+    the marked — first wrong — step in the parent's analysis: the model keeps the
+    thinking *before* that step, reads the hint in its place, and continues.
+    """
+    from reflectlab.runs.tasks import trace_continue_task
+
+    hint = (hint or "").strip()
+    if not hint:
+        raise ValidationError({"hint": "Write a hint."})
+    if trace.state != Trace.State.READY:
+        raise ValidationError("Only a finished trace can be regenerated.")
+    steps = (trace.analysis or {}).get("steps") or []
+    if not isinstance(step_index, int) or not 0 <= step_index < len(steps):
+        raise ValidationError(
+            {"step": f"Choose a step between 0 and {len(steps) - 1}."}
+            if steps
+            else {"step": "This trace has no steps to branch from."}
+        )
+    config = regeneration_config(trace=trace, model_config=model_config)
+    with transaction.atomic():
+        branch = Trace.objects.create(
+            project_id=trace.project_id,
+            prompt_id=trace.prompt_id,
+            origin=Trace.Origin.REGENERATION,
+            state=Trace.State.PENDING,
+            parent=trace,
+            branch_step=step_index,
+            hint=hint,
+            continuation_mode=config.continuation_mode,
+            model_name=config.model,
+            model_config=config,
+        )
+        trace_continue_task.delay_on_commit(branch.pk, config.pk)
+    logger.info(
+        "user %s regenerates trace %s from step %s", getattr(user, "pk", None), trace.pk, step_index
+    )
+    return branch
+
+
+def continuation_prefix(*, parent: Trace, step_index: int) -> tuple[str, bool]:
+    """The parent's text before the marked step, and whether the thinking tag
+    must be opened for the model (the prefix came from a separate reasoning field
+    or from a response whose template opened ``<think>``).
+
+    Offsets are those of the stored analysis: into ``reasoning`` when the trace
+    had a separate reasoning field, else into ``raw_response``.
+    """
+    analysis = parent.analysis or {}
+    step = analysis["steps"][step_index]
+    source = (analysis.get("extraction") or {}).get("source", "")
+    text = parent.reasoning if source == "reasoning_field" else parent.raw_response
+    return text[: step["start"]], source in {"reasoning_field", "closing_tag"}
+
+
+def _continue(
+    *, provider: Provider, config: ModelConfig, branch: Trace, parent: Trace
+) -> dict[str, Any]:
+    """Call the model in the config's continuation mode; return the branch's fields."""
+    sampling = sampling_for(config)
+    messages = chat_messages(config, branch.prompt)
+    mode = config.continuation_mode
+    hint_block = branch.hint.strip() + "\n\n"
+    if mode == ModelConfig.Continuation.USER_TURN:
+        # (d) No prefill: the original answer, then the hint as a new user turn.
+        messages = [
+            *messages,
+            {"role": "assistant", "content": parent.raw_response},
+            {"role": "user", "content": branch.hint},
+        ]
+        generation = provider.continue_from(
+            messages=messages, assistant_prefix="", mode=mode, sampling=sampling
+        )
+        return _generation_fields(generation, generation.content, generation.reasoning, 0)
+    prefix, open_tag = continuation_prefix(parent=parent, step_index=branch.branch_step)
+    given = (THINK_OPEN if open_tag else "") + prefix + hint_block
+    generation = provider.continue_from(
+        messages=messages, assistant_prefix=given, mode=mode, sampling=sampling
+    )
+    continuation = generation.content
+    if generation.reasoning:  # a reasoning parser split the continued thinking off
+        continuation = f"{generation.reasoning}\n</think>\n\n{generation.content}"
+    # Stored as prefix + hint + continuation so its analysis compares with the parent's.
+    return _generation_fields(generation, prefix + hint_block + continuation, "", len(prefix))
+
+
+def _generation_fields(
+    generation: Generation, raw: str, reasoning: str, prefix_chars: int
+) -> dict[str, Any]:
+    return {
+        "raw_response": raw,
+        "reasoning": reasoning,
+        "finish_reason": generation.finish_reason[:32],
+        "prompt_tokens": generation.prompt_tokens,
+        "completion_tokens": generation.completion_tokens,
+        "logprobs": generation.logprobs,
+        "latency_ms": generation.latency_ms,
+        "continuation_prefix_chars": prefix_chars,
+    }
+
+
+def trace_continue(*, branch_id: int, config_id: int) -> Trace:
+    """Worker side of ``trace_regenerate``: generate, analyse, grade; READY or FAILED."""
+    branch = Trace.objects.select_related("prompt", "project", "parent").get(pk=branch_id)
+    if branch.state != Trace.State.PENDING:
+        return branch  # already done: the task is idempotent
+    config = ModelConfig.objects.get(pk=config_id)
+    semaphore = leases.EndpointSemaphore(endpoint_key(config), config.max_concurrency)
+    holder = leases.new_holder()
+    error = ""
+    fields: dict[str, Any] = {}
+    try:
+        provider = provider_for(config)
+    except PermanentProviderError as exc:
+        provider, error = None, str(exc)
+    if provider is not None:
+        with leases.Heartbeat(holder):
+            for attempt in range(1, 2 + config.max_retries):
+                slot = semaphore.acquire(holder)
+                try:
+                    fields = _continue(
+                        provider=provider, config=config, branch=branch, parent=branch.parent
+                    )
+                    error = ""
+                    break
+                except ProviderError as exc:
+                    error = str(exc)
+                    if not exc.transient or attempt > config.max_retries:
+                        break
+                    delay = backoff_seconds(attempt, exc.retry_after)
+                finally:
+                    semaphore.release(slot, holder)
+                time.sleep(delay)
+        provider.close()
+    if error:
+        Trace.objects.filter(pk=branch.pk, state=Trace.State.PENDING).update(
+            state=Trace.State.FAILED, error=error[:MAX_ERROR_CHARS]
+        )
+    else:
+        for name, value in fields.items():
+            setattr(branch, name, value)
+        trace_analyze(trace=branch, save=False)
+        columns = {name: getattr(branch, name) for name in _analysis_fields()}
+        Trace.objects.filter(pk=branch.pk, state=Trace.State.PENDING).update(
+            state=Trace.State.READY, error="", **fields, **columns
+        )
+    branch.refresh_from_db()
+    return branch
+
+
+@lru_cache(maxsize=1)
+def _analysis_fields() -> tuple[str, ...]:
+    return tuple(analysis_columns(response=""))

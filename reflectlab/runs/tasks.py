@@ -1,0 +1,46 @@
+"""Thin, idempotent tasks on the ``models`` queue (settings.CELERY_TASK_ROUTES).
+
+``acks_late``: a task whose worker dies is delivered again (Redis, after the
+visibility timeout); on every worker start ``runs_resume`` enqueues unfinished
+work at once as well, which also covers brokers that cannot redeliver (the
+filesystem transport). Both are safe because the services claim work
+compare-and-set and traces are unique per (run, prompt, sample).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_ready
+
+from reflectlab.runs import services
+
+logger = logging.getLogger(__name__)
+
+# A run can take hours; the provider timeouts bound each request, not the task.
+RUN_SOFT_LIMIT = 24 * 3600
+CONTINUE_SOFT_LIMIT = 2 * 3600
+
+
+@shared_task(acks_late=True, soft_time_limit=RUN_SOFT_LIMIT, time_limit=RUN_SOFT_LIMIT + 300)
+def run_execute_task(run_id: int) -> None:
+    services.run_execute(run_id=run_id)
+
+
+@shared_task(
+    acks_late=True, soft_time_limit=CONTINUE_SOFT_LIMIT, time_limit=CONTINUE_SOFT_LIMIT + 300
+)
+def trace_continue_task(branch_id: int, config_id: int) -> None:
+    services.trace_continue(branch_id=branch_id, config_id=config_id)
+
+
+@worker_ready.connect
+def _resume_unfinished_work(sender=None, **kwargs) -> None:
+    try:
+        count = services.runs_resume()
+    except Exception:  # e.g. a database not migrated yet: never stop the worker
+        logger.exception("could not resume unfinished runs")
+        return
+    if count:
+        logger.info("resumed %d unfinished runs/regenerations", count)
