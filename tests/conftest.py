@@ -6,6 +6,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import MembershipFactory, ProjectFactory, TraceFactory, UserFactory
 
+# Playwright on the system Chromium, for every browser test in the tree.
+pytest_plugins = ["tests.browser.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):

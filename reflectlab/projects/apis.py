@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
@@ -42,6 +43,14 @@ class ProjectSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("Overlap must be between 1 and 20.")
         return value
 
+    def validate_queue_policy(self, value):
+        from reflectlab.review.policy import QueuePolicy
+
+        try:
+            return QueuePolicy.from_json(value).to_json()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
     def validate_principles(self, value):
         return _string_list(value)
 
@@ -69,6 +78,8 @@ class ProjectViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Project.objects.none()
         return selectors.projects_for_user(user=self.request.user)
 
     def perform_create(self, serializer):
@@ -76,9 +87,18 @@ class ProjectViewSet(
             user=self.request.user, **serializer.validated_data
         )
 
+    def update(self, request, *args, **kwargs):
+        # The role is checked before the body is validated.
+        project_for(request.user, self.get_object().pk, role=Role.MANAGER)
+        return super().update(request, *args, **kwargs)
+
     def perform_update(self, serializer):
-        project_for(self.request.user, serializer.instance.pk, role=Role.MANAGER)
+        from reflectlab.review.services import queue_policy_set
+
+        policy = serializer.validated_data.pop("queue_policy", None)
         serializer.save()
+        if policy is not None:  # re-ranks the queue too
+            queue_policy_set(project=serializer.instance, policy=policy)
 
 
 class MembershipSerializer(serializers.ModelSerializer):

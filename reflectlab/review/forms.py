@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from django import forms
+
+from reflectlab.annotations.models import Annotation
+from reflectlab.review.models import Review
+from reflectlab.review.policy import CORRECTNESS, ORDER_KEYS, QueuePolicy
+
+ORDER_CHOICES = [("", "—"), *((k, v.label) for k, v in ORDER_KEYS.items())]
+N_ORDER_FIELDS = 4
+
+
+class PolicyForm(forms.Form):
+    order_1 = forms.ChoiceField(label="First", choices=ORDER_CHOICES, required=False)
+    order_2 = forms.ChoiceField(label="Then", choices=ORDER_CHOICES, required=False)
+    order_3 = forms.ChoiceField(label="Then", choices=ORDER_CHOICES, required=False)
+    order_4 = forms.ChoiceField(label="Then", choices=ORDER_CHOICES, required=False)
+    models = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only traces of these models enter the queue (none ticked: all).",
+    )
+    runs = forms.CharField(
+        required=False, help_text="Comma-separated run ids (blank: all).", max_length=500
+    )
+    correctness = forms.ChoiceField(choices=list(CORRECTNESS.items()))
+    gold_rate = forms.FloatField(
+        min_value=0, max_value=1, help_text="Share of claims that serve a gold item (0 to 1)."
+    )
+    review_disagreements_first = forms.BooleanField(
+        required=False, label="Route disagreements to review first"
+    )
+
+    def __init__(self, *args, model_names: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["models"].choices = [(m, m) for m in model_names]
+
+    @classmethod
+    def initial_from(cls, policy: QueuePolicy) -> dict:
+        initial = {f"order_{i + 1}": key for i, key in enumerate(policy.order)}
+        return {
+            **initial,
+            "models": policy.models,
+            "runs": ", ".join(str(r) for r in policy.runs),
+            "correctness": policy.correctness,
+            "gold_rate": policy.gold_rate,
+            "review_disagreements_first": policy.review_disagreements_first,
+        }
+
+    def clean_runs(self) -> list[int]:
+        raw = [part.strip() for part in self.cleaned_data["runs"].split(",") if part.strip()]
+        if not all(part.isdigit() for part in raw):
+            raise forms.ValidationError("Run ids are whole numbers, separated by commas.")
+        return [int(part) for part in raw]
+
+    def clean(self):
+        data = super().clean()
+        order = [data.get(f"order_{i + 1}") for i in range(N_ORDER_FIELDS)]
+        order = [key for key in order if key]
+        if len(set(order)) != len(order):
+            raise forms.ValidationError("Each ordering key may be used once.")
+        data["order"] = order
+        return data
+
+    def policy(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "order": data["order"],
+            "models": data["models"],
+            "runs": data["runs"],
+            "correctness": data["correctness"],
+            "gold_rate": data["gold_rate"],
+            "review_disagreements_first": data["review_disagreements_first"],
+        }
+
+
+class PinForm(forms.Form):
+    trace_id = forms.IntegerField(min_value=1, label="Trace #")
+    pinned = forms.TypedChoiceField(
+        choices=[("1", "Pin"), ("0", "Unpin")], coerce=lambda v: v == "1", initial="1"
+    )
+
+
+class GoldForm(forms.Form):
+    trace_id = forms.IntegerField(min_value=1, label="Trace #")
+    expected_first_error_step = forms.IntegerField(
+        min_value=-1, required=False, label="First error step", help_text="-1: no error"
+    )
+    expected_verdict = forms.ChoiceField(
+        choices=Annotation.Verdict.choices, required=False, label="Verdict"
+    )
+    note = forms.CharField(required=False, max_length=1000)
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=Review.Decision.choices)
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    then_next = forms.BooleanField(required=False)
+    # Edits (decision = edit): the reviewer's values replace the annotator's.
+    first_error_step = forms.IntegerField(min_value=-1, required=False)
+    verdict = forms.ChoiceField(choices=Annotation.Verdict.choices, required=False)
+    error_category = forms.CharField(required=False, max_length=100)
+    critique = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    hint = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    EDIT_FIELDS = ("first_error_step", "verdict", "error_category", "critique", "hint")
+
+    def edits(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.EDIT_FIELDS}
