@@ -1,3 +1,10 @@
 """API routes of this app, included under /api/v1/ by reflectlab.api.urls."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from reflectlab.annotations.apis import AnnotationDetailApi, AnnotationListApi
+
+urlpatterns = [
+    path("annotations/", AnnotationListApi.as_view(), name="api-annotations"),
+    path("annotations/<int:annotation_id>/", AnnotationDetailApi.as_view(), name="api-annotation"),
+]

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from reflectlab.annotations.models import Annotation
+
+
+class AnnotationSaveForm(forms.Form):
+    """The workspace's annotation form: what autosave posts and submit posts.
+
+    Choices come from the project (error categories, principles), so a post
+    cannot store a category or principle the project does not have.
+    """
+
+    version = forms.IntegerField(min_value=1)
+    elapsed = forms.IntegerField(min_value=0, required=False)
+    step_labels = forms.CharField(required=False)
+    first_error_step = forms.IntegerField(min_value=-1, required=False)
+    error_category = forms.ChoiceField(required=False)
+    hint = forms.CharField(required=False, max_length=20_000, strip=False)
+    hint_step = forms.IntegerField(min_value=0, required=False)
+    critique = forms.CharField(required=False, max_length=50_000, strip=False)
+    verdict = forms.ChoiceField(choices=Annotation.Verdict.choices, required=False)
+    violated_principles = forms.MultipleChoiceField(required=False)
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["error_category"].choices = [("", "—")] + [
+            (c, c) for c in project.error_categories or []
+        ]
+        self.fields["violated_principles"].choices = [(p, p) for p in project.principles or []]
+
+    def clean_step_labels(self) -> dict[str, int]:
+        raw = self.cleaned_data.get("step_labels") or "{}"
+        try:
+            labels = json.loads(raw)
+        except ValueError:
+            raise forms.ValidationError("Step labels must be JSON.") from None
+        if not isinstance(labels, dict) or any(
+            not isinstance(v, int) or isinstance(v, bool) for v in labels.values()
+        ):
+            raise forms.ValidationError("Step labels map step indexes to +1, 0 or -1.")
+        return {str(k): v for k, v in labels.items()}
+
+    def changes(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "step_labels": data["step_labels"],
+            "first_error_step": data["first_error_step"],
+            "error_category": data["error_category"] or "",
+            "hint": data["hint"] or "",
+            "hint_step": data["hint_step"],
+            "critique": data["critique"] or "",
+            "verdict": data["verdict"] or "",
+            "violated_principles": list(data["violated_principles"]),
+        }
+
+
+class RegenerateForm(forms.Form):
+    version = forms.IntegerField(min_value=1)
+    hint_step = forms.IntegerField(min_value=0)
+    hint = forms.CharField(max_length=20_000)

@@ -1,0 +1,313 @@
+"""Turn a trace's stored analysis into render-ready pieces for the workspace.
+
+Everything here is plain data: the template escapes every piece of model text
+(``{{ }}`` autoescape); nothing is marked safe. The work is one pass over the
+steps with bisect lookups, no queries, so a 600-step trace costs a few
+milliseconds before the template runs.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+# Display math spans (KaTeX auto-render delimiters, DESIGN §6). A candidate
+# inside one is widened to the whole span, so the <mark> wraps the math and
+# auto-render still sees both delimiters in one text node.
+MATH_RE = re.compile(r"\\\[.*?\\\]|\\\(.*?\\\)|\$\$.*?\$\$", re.S)
+BOXED = "\\boxed{"
+# Runs of at least this many plain execution steps fold into a <details>.
+FOLD_MIN = 3
+# Folds start closed only on long traces; a short one reads best open.
+FOLD_CLOSED_FROM_STEPS = 60
+KIND_LABELS = {
+    "reflection": "reflection",
+    "transition": "transition",
+    "weak_reflection": "weak reflection",
+    "execution": "execution",
+}
+
+
+@dataclass(slots=True)
+class Segment:
+    """A piece of step text: ``kind`` is text, cue, cand or hint."""
+
+    kind: str
+    text: str
+    css: str = ""
+    title: str = ""
+
+
+@dataclass(slots=True)
+class StepView:
+    index: int
+    kind: str
+    segments: list[Segment]
+    cue: str | None = None
+    subtype: str | None = None
+    badge: str = ""
+    badge_css: str = ""
+    has_candidate: bool = False
+    label: int | None = None
+    first_error: bool = False
+    copied: bool = False  # a branch step copied from the parent's prefix
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def label_css(self) -> str:
+        return {1: "lab-p", 0: "lab-z", -1: "lab-n"}.get(self.label, "")
+
+
+@dataclass(slots=True)
+class Block:
+    """One step, or a fold of consecutive plain execution steps."""
+
+    steps: list[StepView]
+    fold: bool = False
+    open: bool = True
+    title: str = ""
+
+    @property
+    def step(self) -> StepView:
+        return self.steps[0]
+
+
+@dataclass(slots=True)
+class TraceView:
+    blocks: list[Block]
+    answer: list[Segment]
+    n_steps: int
+    truncated: bool
+    untagged: bool
+    metrics: dict[str, Any]
+    hint_inline: bool = False
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _math_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    chunk = text[start:end]
+    if "\\[" not in chunk and "\\(" not in chunk and "$$" not in chunk:
+        return []
+    return [(m.start(), m.end()) for m in MATH_RE.finditer(text, start, end)]
+
+
+def _boxed(text: str, a: int, b: int) -> tuple[int, int]:
+    """Widen a candidate value to its ``\\boxed{…}`` wrapper, when it has one."""
+    if text.startswith(BOXED, max(a - len(BOXED), 0)) and text[b : b + 1] == "}":
+        return a - len(BOXED), b + 1
+    return a, b
+
+
+def _widen(a: int, b: int, spans: list[tuple[int, int]]) -> tuple[int, int]:
+    for s, e in spans:
+        if s <= a and b <= e:
+            return s, e
+    return a, b
+
+
+def _candidate_mark(c: dict[str, Any]) -> tuple[str, str]:
+    if c.get("correct") is True:
+        return "cand right", f"candidate answer {c.get('value', '')}: right"
+    if c.get("correct") is False:
+        return "cand wrong", f"candidate answer {c.get('value', '')}: wrong"
+    return "cand", f"candidate answer {c.get('value', '')} (not graded)"
+
+
+def _segments(
+    text: str, start: int, end: int, marks: list[tuple[int, int, str, str, str]]
+) -> list[Segment]:
+    """Split ``text[start:end]`` around non-overlapping marks (earliest wins)."""
+    out: list[Segment] = []
+    pos = start
+    for a, b, kind, css, title in sorted(marks):
+        a, b = max(a, start), min(b, end)
+        if a < pos or b <= a:
+            continue  # overlaps an earlier mark, or lies outside the step
+        if a > pos:
+            out.append(Segment("text", text[pos:a]))
+        out.append(Segment(kind, text[a:b], css, title))
+        pos = b
+    if pos < end:
+        out.append(Segment("text", text[pos:end]))
+    return out
+
+
+def _episode_badges(analysis: dict[str, Any]) -> dict[int, tuple[str, str]]:
+    """Badge the step that introduces each candidate reached through reflection."""
+    candidates = analysis.get("candidates") or []
+    badges: dict[int, tuple[str, str]] = {}
+    for r in analysis.get("reflections") or []:
+        kind, target = r.get("kind"), r.get("to_candidate")
+        if kind not in {"confirmatory", "corrective"} or target is None:
+            continue
+        if target >= len(candidates) or candidates[target].get("step") is None:
+            continue
+        transition = r.get("transition") or ""
+        if kind == "corrective":
+            text = f"corrects {transition}".strip()
+            css = "ep-corrective" + (" ep-harmful" if transition == "T→F" else "")
+        else:
+            text, css = f"confirms {transition}".strip(), "ep-confirmatory"
+        badges[candidates[target]["step"]] = (text, css)
+    return badges
+
+
+def _find_hint(source: str, hint: str, prefix_chars: int | None) -> tuple[int, int] | None:
+    hint = hint.strip()
+    if not hint:
+        return None
+    at = source.find(hint, max(0, (prefix_chars or 0) - 200)) if prefix_chars else -1
+    if at < 0:
+        at = source.find(hint)
+    return (at, at + len(hint)) if at >= 0 else None
+
+
+def present_trace(
+    trace: Any,
+    *,
+    labels: dict[str, int] | None = None,
+    first_error: int | None = None,
+) -> TraceView:
+    """Render-ready steps, marks and the answer section of ``trace``.
+
+    ``labels``/``first_error`` come from the viewer's annotation, so the
+    page shows them before any script runs.
+    """
+    analysis = trace.analysis or {}
+    extraction = analysis.get("extraction") or {}
+    raw = trace.raw_response or ""
+    in_reasoning = extraction.get("source") == "reasoning_field"
+    source = trace.reasoning if in_reasoning else raw
+    steps = analysis.get("steps") or []
+    candidates = analysis.get("candidates") or []
+    labels = labels or {}
+
+    is_branch = bool(getattr(trace, "parent_id", None))
+    hint_span = (
+        _find_hint(source, trace.hint, trace.continuation_prefix_chars) if is_branch else None
+    )
+    prefix_end = hint_span[0] if hint_span else (trace.continuation_prefix_chars or 0)
+
+    # Marks per step, found by bisect on step starts (steps are in text order).
+    starts = [s["start"] for s in steps]
+    marks: list[list[tuple[int, int, str, str, str]]] = [[] for _ in steps]
+    answer_marks: list[tuple[int, int, str, str, str]] = []
+    for c in candidates:
+        css, title = _candidate_mark(c)
+        if c.get("step") is None:
+            a, b = _boxed(raw, c["start"], c["end"])
+            answer_marks.append(
+                (*_widen(a, b, _math_spans(raw, a - 200, b + 200)), "cand", css, title)
+            )
+        elif 0 <= c["step"] < len(steps):
+            marks[c["step"]].append((*_boxed(source, c["start"], c["end"]), "cand", css, title))
+    if hint_span:
+        i = bisect_right(starts, hint_span[0]) - 1
+        if 0 <= i < len(steps):
+            marks[i].append((*hint_span, "hint", "hint", "the expert's hint"))
+
+    badges = _episode_badges(analysis)
+    views: list[StepView] = []
+    for i, s in enumerate(steps):
+        a, b = s["start"], s["end"]
+        step_marks = marks[i]
+        if step_marks and (spans := _math_spans(source, a, b)):
+            step_marks = [
+                (*_widen(x, y, spans), k, css, t) if k == "cand" else (x, y, k, css, t)
+                for x, y, k, css, t in step_marks
+            ]
+        if s.get("cue_start") is not None and s.get("cue_end") is not None:
+            step_marks.append(
+                (s["cue_start"], s["cue_end"], "cue", "cue", f"matched cue: {s.get('cue')}")
+            )
+        badge, badge_css = badges.get(i, ("", ""))
+        views.append(
+            StepView(
+                index=i,
+                kind=s.get("kind") or "execution",
+                segments=_segments(source, a, b, step_marks),
+                cue=s.get("cue"),
+                subtype=s.get("subtype"),
+                badge=badge,
+                badge_css=badge_css,
+                has_candidate=bool(marks[i]),
+                label=labels.get(str(i)),
+                first_error=first_error == i,
+                copied=is_branch and prefix_end > 0 and b <= prefix_end,
+            )
+        )
+
+    answer: list[Segment] = []
+    answer_start = extraction.get("answer_start")
+    if answer_start is not None and answer_start < len(raw):
+        # Skip the blank lines after </think>; offsets stay those of the raw text.
+        answer_start += len(raw) - answer_start - len(raw[answer_start:].lstrip())
+        answer = _segments(raw, answer_start, len(raw), answer_marks)
+        if not "".join(seg.text for seg in answer).strip():
+            answer = []
+
+    return TraceView(
+        blocks=_blocks(views, closed=len(views) >= FOLD_CLOSED_FROM_STEPS),
+        answer=answer,
+        n_steps=len(views),
+        truncated=bool(analysis.get("truncated")),
+        untagged=extraction.get("source") == "untagged",
+        metrics=analysis.get("metrics") or {},
+        hint_inline=hint_span is not None,
+        candidates=candidates,
+    )
+
+
+def _plain(step: StepView) -> bool:
+    return (
+        step.kind == "execution"
+        and not step.has_candidate
+        and not step.badge
+        and step.label is None
+        and not step.first_error
+    )
+
+
+def _blocks(views: list[StepView], *, closed: bool) -> list[Block]:
+    """Group runs of >= FOLD_MIN plain execution steps; copied prefixes fold whole."""
+    blocks: list[Block] = []
+    run: list[StepView] = []
+
+    def flush() -> None:
+        if len(run) >= FOLD_MIN:
+            blocks.append(
+                Block(
+                    list(run),
+                    fold=True,
+                    open=not closed,
+                    title=f"{len(run)} execution steps ({run[0].index}-{run[-1].index})",
+                )
+            )
+        else:
+            blocks.extend(Block([v]) for v in run)
+        run.clear()
+
+    copied = [v for v in views if v.copied]
+    if copied:
+        blocks.append(
+            Block(
+                copied,
+                fold=True,
+                open=False,
+                title=f"Steps 0-{copied[-1].index}, copied from the original trace",
+            )
+        )
+        views = views[len(copied) :]
+    for v in views:
+        if _plain(v):
+            run.append(v)
+            continue
+        flush()
+        blocks.append(Block([v]))
+    flush()
+    return blocks

@@ -1,0 +1,34 @@
+from tests.authz import LOGIN, Rule
+from tests.factories import TraceFactory
+
+T = lambda w: {"trace_id": w.trace.pk}  # noqa: E731
+
+
+def _annotation(world):
+    from reflectlab.annotations.models import Annotation
+
+    annotation, _ = Annotation.objects.get_or_create(
+        project=world.project, trace=world.trace, annotator=world.users["annotator"]
+    )
+    return {"annotation_id": annotation.pk}
+
+
+def _branch(world):
+    branch = TraceFactory(
+        project=world.project, prompt=world.trace.prompt, parent=world.trace, origin="regeneration"
+    )
+    return {"trace_id": world.trace.pk, "branch_id": branch.pk}
+
+
+RULES = {
+    # Form posts with no fields: membership is checked first, then the form (400).
+    "annotations:save": Rule("annotator", T, methods=("POST",)),
+    "annotations:submit": Rule("annotator", T, methods=("POST",)),
+    "annotations:regenerate": Rule("annotator", T, methods=("POST",)),
+    "traces:branch": Rule("annotator", _branch),
+    # The list is scoped to the caller's projects (an outsider sees an empty list);
+    # POST for another project's trace is 404, tested in tests/annotations.
+    "api-annotations": Rule(LOGIN, api=True, methods=("GET",)),
+    # Annotators read their own; reviewers and managers all of their project's.
+    "api-annotation": Rule("annotator", _annotation, api=True),
+}
