@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reflectlab.core.access import object_for, project_for
+from reflectlab.exports import selectors, services
+from reflectlab.exports.models import Export
+from reflectlab.exports.views import CREATE_ROLE, download_response
+
+
+class ExportSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    percent = serializers.IntegerField(read_only=True)
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Export
+        fields = [
+            "id",
+            "project",
+            "kind",
+            "format",
+            "filters",
+            "options",
+            "state",
+            "percent",
+            "rows_total",
+            "rows_done",
+            "counts",
+            "files",
+            "file_name",
+            "size_bytes",
+            "sha256",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "download",
+        ]
+
+    def get_download(self, obj) -> str | None:
+        if not obj.is_downloadable:
+            return None
+        from django.urls import reverse
+
+        return reverse("api-export-download", kwargs={"export_id": obj.pk})
+
+
+class ExportInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Export.Kind.choices)
+    format = serializers.ChoiceField(choices=Export.Format.choices, default=Export.Format.JSONL)
+    filters = serializers.DictField(required=False, default=dict)
+    options = serializers.DictField(required=False, default=dict)
+
+
+class ExportListApi(APIView):
+    """Exports of a project (any member); POST starts one (reviewers and managers)."""
+
+    @extend_schema(responses=ExportSerializer(many=True))
+    def get(self, request, project_id: int):
+        project, _ = project_for(request.user, project_id)
+        return Response(ExportSerializer(selectors.export_list(project=project), many=True).data)
+
+    @extend_schema(request=ExportInputSerializer, responses={202: ExportSerializer})
+    def post(self, request, project_id: int):
+        project, _ = project_for(request.user, project_id, role=CREATE_ROLE)
+        data = ExportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            export = services.export_create(
+                project=project, user=request.user, **data.validated_data
+            )
+        except (ValueError, TypeError) as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from None
+        return Response(ExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetailApi(APIView):
+    @extend_schema(responses=ExportSerializer)
+    def get(self, request, export_id: int):
+        export, _ = object_for(request.user, Export.objects.all(), export_id)
+        return Response(ExportSerializer(export).data)
+
+
+class ExportDownloadApi(APIView):
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiResponse(description="The file")}
+    )
+    def get(self, request, export_id: int):
+        export, _ = object_for(request.user, Export.objects.all(), export_id)
+        return download_response(export)
+
+
+class ExportCancelApi(APIView):
+    @extend_schema(request=None, responses=ExportSerializer)
+    def post(self, request, export_id: int):
+        export, _ = object_for(request.user, Export.objects.all(), export_id, role=CREATE_ROLE)
+        if not services.export_cancel(export=export):
+            return Response({"detail": "The export has already finished."}, status=409)
+        export.refresh_from_db()
+        return Response(ExportSerializer(export).data)

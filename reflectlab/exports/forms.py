@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from django import forms
+
+from reflectlab.exports.kinds import BRANCH_FILTERS, HINT_MODES, REASONING_STYLES, VARIANTS
+from reflectlab.exports.models import Export
+
+
+class ExportForm(forms.Form):
+    kind = forms.ChoiceField(choices=Export.Kind.choices, initial=Export.Kind.ALL)
+    format = forms.ChoiceField(choices=Export.Format.choices, initial=Export.Format.BUNDLE)
+    variant = forms.ChoiceField(
+        required=False,
+        choices=[("", "Primary")]
+        + [(v, v) for variants in VARIANTS.values() for v in variants[1:]],
+        help_text="For one-file formats: which table of the kind (the bundle holds all).",
+    )
+    hint_mode = forms.ChoiceField(
+        choices=[(m, m.replace("_", " ")) for m in HINT_MODES],
+        help_text="How the hint appears in corrected trajectories.",
+    )
+    reasoning = forms.ChoiceField(
+        choices=[
+            (REASONING_STYLES[0], "<think>…</think> in the content"),
+            (REASONING_STYLES[1], "reasoning_content key"),
+        ]
+    )
+    branch_filter = forms.ChoiceField(
+        choices=[
+            (BRANCH_FILTERS[0], "only branches graded correct"),
+            (BRANCH_FILTERS[1], "any finished branch"),
+        ]
+    )
+    train_ratio = forms.FloatField(
+        min_value=0, max_value=1, initial=0.9, help_text="The rest is test."
+    )
+    accepted_only = forms.BooleanField(required=False, initial=True)
+    exclude_gold = forms.BooleanField(required=False, initial=True)
+    model = forms.CharField(required=False, max_length=300)
+    run = forms.IntegerField(required=False, min_value=1)
+    annotator = forms.CharField(required=False, max_length=150, help_text="Username.")
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def payload(self) -> dict:
+        d = self.cleaned_data
+        ratio = d["train_ratio"]
+        splits = {"train": ratio, "test": 1 - ratio} if ratio < 1 else {"train": 1.0}
+        options = {
+            "hint_mode": d["hint_mode"],
+            "reasoning": d["reasoning"],
+            "branch_filter": d["branch_filter"],
+            "splits": splits,
+        }
+        if d.get("variant") and d["format"] != Export.Format.BUNDLE:
+            options["variant"] = d["variant"]
+        filters = {
+            "accepted_only": d["accepted_only"],
+            "exclude_gold": d["exclude_gold"],
+            "model": d.get("model"),
+            "run": d.get("run"),
+            "annotator": d.get("annotator"),
+            "date_from": d["date_from"].isoformat() if d.get("date_from") else None,
+            "date_to": d["date_to"].isoformat() if d.get("date_to") else None,
+        }
+        return {"kind": d["kind"], "format": d["format"], "filters": filters, "options": options}

@@ -1,0 +1,124 @@
+"""Streaming, deterministic file writers: JSONL, Parquet, and the zip bundle.
+
+Rows go to disk as they come (Parquet one row group per batch), so memory
+stays flat whatever the row count. Nothing written depends on the clock:
+zip entries carry a fixed timestamp and Parquet has no wall-clock metadata,
+so the same rows give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+PARQUET_BATCH_ROWS = 1000
+CHUNK = 1 << 20
+
+
+class JsonlSink:
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows = 0
+        self._fh = path.open("wb")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._fh.write(orjson.dumps(row))
+        self._fh.write(b"\n")
+        self.rows += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class ParquetSink:
+    """``pq.ParquetWriter`` fed one row group per batch, with an explicit schema."""
+
+    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = PARQUET_BATCH_ROWS):
+        self.path = path
+        self.schema = schema
+        self.rows = 0
+        self._batch: list[dict[str, Any]] = []
+        self._batch_rows = batch_rows
+        self._writer = pq.ParquetWriter(
+            path, schema, compression="zstd", write_statistics=True, store_schema=True
+        )
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._batch.append(row)
+        self.rows += 1
+        if len(self._batch) >= self._batch_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            table = pa.Table.from_pylist(self._batch, schema=self.schema)
+            self._writer.write_table(table, row_group_size=len(self._batch))
+            self._batch = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_zip(dest: Path, entries: list[tuple[str, Path]]) -> None:
+    """A zip whose bytes depend only on the entries (fixed times and modes)."""
+    with zipfile.ZipFile(dest, "w", allowZip64=True) as zf:
+        for arcname, path in entries:
+            info = zipfile.ZipInfo(arcname, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            with path.open("rb") as src, zf.open(info, "w", force_zip64=True) as out:
+                while chunk := src.read(CHUNK):
+                    out.write(chunk)
+
+
+def dataset_card(
+    *,
+    title: str,
+    configs: list[dict[str, Any]],
+    default: str | None,
+    manifest: dict[str, Any],
+) -> str:
+    """A Hugging Face dataset card whose YAML ``configs`` make the folder loadable."""
+    lines = ["---", "configs:"]
+    for config in configs:
+        lines.append(f"- config_name: {config['name']}")
+        if config["name"] == default:
+            lines.append("  default: true")
+        lines.append("  data_files:")
+        for split, path in config["files"]:
+            lines += [f"  - split: {split}", f"    path: {path}"]
+    lines += ["---", "", f"# {title}", ""]
+    lines += [
+        "Exported by reflectlab. Load a config with "
+        "`datasets.load_dataset(<this folder>, <config>)`; JSONL mirrors of every "
+        "Parquet file sit under `jsonl/`. `manifest.json` lists every file with its "
+        "row count and sha256. Splits are assigned by a hash of the prompt id, so all "
+        "rows of one problem share a split.",
+        "",
+        f"Schema version {manifest['schema_version']}, reflectlab {manifest['app_version']}.",
+        "",
+        "| config | rows | what |",
+        "|---|---|---|",
+    ]
+    for config in configs:
+        rows = sum(manifest["counts"].get(config["name"], {}).values())
+        lines.append(f"| `{config['name']}` | {rows} | {config['description']} |")
+    lines += ["", "Columns prefixed `meta_` are provenance; trainers ignore them.", ""]
+    return "\n".join(lines)
