@@ -1,7 +1,7 @@
 """The REST API under /api/v1/. Views live in each app's ``apis.py``."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from reflectlab.api.auth import TokenApi
@@ -15,7 +15,8 @@ router.register("projects", ProjectViewSet, basename="project")
 urlpatterns = [
     path("auth/token", TokenApi.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's initializer as a script file, not inline (CSP).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("projects/<int:project_id>/members/", MemberApi.as_view(), name="api-members"),
     path("projects/<int:project_id>/prompts/", PromptListApi.as_view(), name="api-prompts"),
     path(
