@@ -72,7 +72,7 @@ def _lease_write() -> None:
 
 
 def claim_ttl() -> timedelta:
-    return timedelta(seconds=getattr(settings, "REFLECTLAB_CLAIM_TTL_SECONDS", 600))
+    return timedelta(seconds=settings.REFLECTLAB_CLAIM_TTL_SECONDS)
 
 
 def project_policy(project: Project) -> QueuePolicy:
