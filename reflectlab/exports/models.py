@@ -17,7 +17,7 @@ def exports_root() -> Path:
     """
     from django.db import connection
 
-    base = settings.REFLECTLAB_EXPORTS_DIR
+    base = Path(settings.REFLECTLAB_EXPORTS_DIR)
     name = Path(str(connection.settings_dict["NAME"])).stem
     root = base / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     root.mkdir(parents=True, exist_ok=True)
