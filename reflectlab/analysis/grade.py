@@ -109,21 +109,37 @@ def simplified(value: str) -> str:
 def equivalent(gold: str, answer: str) -> bool | None:
     """Whether ``answer`` equals ``gold`` mathematically; ``None`` when unknown.
 
-    Cheap exact checks first (equal after removing presentation, or plain
-    numbers); math-verify only for what they cannot settle.
+    Cheap exact checks first (equal after removing presentation, plain
+    numbers, the one number of a short sentence); math-verify, on the original
+    strings, only for what they cannot settle.
     """
     if gold == answer:
         return True
-    gold, answer = simplified(gold), simplified(answer)
-    if gold == answer:
+    simple_gold, simple_answer = simplified(gold), simplified(answer)
+    if simple_gold == simple_answer:
         return True
-    a, b = plain_number(gold), plain_number(answer)
+    a, b = plain_number(simple_gold), plain_number(simple_answer)
+    if a is not None and b is None:
+        b = sole_number(answer)
     if a is not None and b is not None:
         if a == b:
             return True
         if a == a.to_integral_value() and b == b.to_integral_value():
             return False  # distinct integers: nothing for math-verify to add
     return _verify(gold, answer)
+
+
+_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+
+
+def sole_number(text: str) -> Decimal | None:
+    """The number in a prose answer with exactly one ("Erin has 14 lollipops left")."""
+    if "\\" in text or _WORD_RE.search(text) is None:
+        return None  # LaTeX, or no prose: math-verify's job
+    numbers = _NUMBER_RE.findall(text)
+    if len(numbers) != 1:
+        return None
+    return plain_number(numbers[0])
 
 
 def grade(reference: str | None, answer: str | None) -> bool | None:

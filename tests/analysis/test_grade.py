@@ -71,3 +71,13 @@ def test_presentation_and_units_are_settled_without_math_verify(gold, answer):
 def test_a_leading_dot_is_part_of_the_number():
     assert simplified(".0000672") == ".0000672"
     assert equivalent(".0000672", "0.0000672") is True
+
+
+def test_a_prose_answer_with_one_number_is_graded_by_that_number():
+    assert equivalent("14", "Erin has 14 lollipops left") is True
+    assert equivalent("10080", "indeed 5040") is False
+
+
+def test_math_verify_sees_the_original_text_not_the_simplified_one():
+    # "x \\in [-2, 7]" loses its meaning if spaces were stripped before parsing.
+    assert equivalent("x \\in [-2,7]", "[-2,7]") is True
