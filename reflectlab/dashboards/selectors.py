@@ -214,8 +214,16 @@ def _binned(queryset: QuerySet, expression, bins: int) -> QuerySet:
 
 def reflection_share(*, project: Project, filters: Filters) -> list[dict[str, Any]]:
     """Share of the thinking spent reflecting, in 5 % bins per model."""
+    queryset = traces(project=project, filters=filters)
+    return _histogram(queryset, F("reflection_share"), SHARE_BINS, "share", digits=4)
+
+
+def _histogram(
+    queryset: QuerySet[Trace], expression, bins: int, name: str, *, digits: int
+) -> list[dict[str, Any]]:
+    """Traces per model in ``bins`` equal bins of ``expression`` (a fraction in [0, 1])."""
     rows = (
-        _binned(traces(project=project, filters=filters), F("reflection_share"), SHARE_BINS)
+        _binned(queryset, expression, bins)
         .values("model_name", "bin")
         .annotate(traces=Count("id"))
         .order_by("model_name", "bin")
@@ -223,8 +231,8 @@ def reflection_share(*, project: Project, filters: Filters) -> list[dict[str, An
     return [
         {
             "model": r["model_name"],
-            "share_from": round(r["bin"] / SHARE_BINS, 4),
-            "share_to": round((r["bin"] + 1) / SHARE_BINS, 4),
+            f"{name}_from": round(r["bin"] / bins, digits),
+            f"{name}_to": round((r["bin"] + 1) / bins, digits),
             "traces": r["traces"],
         }
         for r in rows
@@ -246,21 +254,7 @@ def first_candidate_position(*, project: Project, filters: Filters) -> list[dict
         .annotate(position=position)
         .filter(position__isnull=False)
     )
-    rows = (
-        _binned(queryset, F("position"), POSITION_BINS)
-        .values("model_name", "bin")
-        .annotate(traces=Count("id"))
-        .order_by("model_name", "bin")
-    )
-    return [
-        {
-            "model": r["model_name"],
-            "position_from": round(r["bin"] / POSITION_BINS, 2),
-            "position_to": round((r["bin"] + 1) / POSITION_BINS, 2),
-            "traces": r["traces"],
-        }
-        for r in rows
-    ]
+    return _histogram(queryset, F("position"), POSITION_BINS, "position", digits=2)
 
 
 def reflection_kinds(*, project: Project, filters: Filters) -> list[dict[str, Any]]:
