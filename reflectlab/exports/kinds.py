@@ -11,7 +11,7 @@ Column names follow TRL; provenance rides in ``meta_*`` scalars plus one
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ import pyarrow as pa
 from reflectlab.exports.text import (
     assistant_message,
     branch_parts,
+    copies_prefix,
     paragraphs,
     split_thinking,
 )
@@ -74,13 +75,19 @@ class Config:
 
 @dataclass
 class Context:
+    """An export's options, with the ones every row reads looked up once."""
+
     options: dict[str, Any]
     splits: list[tuple[str, float]]
     principles: list[str] = field(default_factory=list)
+    reasoning_key: bool = field(init=False)
+    hint_mode: str = field(init=False)
+    correct_branches_only: bool = field(init=False)
 
-    @property
-    def reasoning_key(self) -> bool:
-        return self.options.get("reasoning") == "reasoning_content"
+    def __post_init__(self) -> None:
+        self.reasoning_key = self.options.get("reasoning") == "reasoning_content"
+        self.hint_mode = self.options.get("hint_mode", "inline")
+        self.correct_branches_only = self.options.get("branch_filter", "correct") == "correct"
 
 
 def _schema(*fields: pa.Field) -> pa.Schema:
@@ -115,14 +122,29 @@ def parse_splits(value: Any) -> list[tuple[str, float]]:
 
 def split_of(prompt_key: str, splits: list[tuple[str, float]], seed: str = "") -> str:
     """A split chosen by a hash of the prompt's id: every row of a problem lands together."""
-    digest = hashlib.sha256(f"{seed}\x00{prompt_key}".encode()).digest()
-    point = int.from_bytes(digest[:8], "big") / 2**64
+    return splitter(splits, seed)(prompt_key)
+
+
+def splitter(splits: list[tuple[str, float]], seed: str = "") -> Callable[[str], str]:
+    """``split_of`` for one export: the seed and the running ratio sums computed once."""
+    head = f"{seed}\x00".encode()
+    bounds = []
     acc = 0.0
     for name, ratio in splits:
         acc += ratio
-        if point < acc:
-            return name
-    return splits[-1][0]
+        bounds.append((acc, name))
+    last = splits[-1][0]
+    sha256 = hashlib.sha256
+
+    def split(prompt_key: str) -> str:
+        digest = sha256(head + prompt_key.encode()).digest()
+        point = int.from_bytes(digest[:8], "big") / 2**64
+        for bound, name in bounds:
+            if point < bound:
+                return name
+        return last
+
+    return split
 
 
 # --- source fields -------------------------------------------------------------
@@ -220,9 +242,17 @@ def _usable_branch(a: dict, ctx: Context) -> bool:
         return False
     if a["branch__truncated"]:
         return False
-    if ctx.options.get("branch_filter", "correct") == "correct":
+    if ctx.correct_branches_only:
         return a["branch__final_correct"] is True
     return True
+
+
+def parent_steps(a: dict) -> list[dict] | None:
+    """The original trace's analysed steps, decoded on first use (see ``selectors``)."""
+    steps = a.get("trace__analysis__steps")
+    if isinstance(steps, str):
+        steps = a["trace__analysis__steps"] = orjson.loads(steps)
+    return steps
 
 
 def _corrected(a: dict, ctx: Context, mode: str) -> tuple[list[dict], list[dict]]:
@@ -230,12 +260,14 @@ def _corrected(a: dict, ctx: Context, mode: str) -> tuple[list[dict], list[dict]
     reasoning_field = bool(a["branch__reasoning"])
     stream = a["branch__reasoning"] if reasoning_field else a["branch__raw_response"]
     parent_stream = a["trace__reasoning"] or a["trace__raw_response"]
+    prefix_chars = a["branch__continuation_prefix_chars"]
     parts = branch_parts(
         branch_text=stream,
-        prefix_chars=a["branch__continuation_prefix_chars"],
+        prefix_chars=prefix_chars,
         hint=a["hint"] or a["branch__hint"],
         parent_text=parent_stream,
-        parent_steps=a.get("trace__analysis__steps"),
+        # Only a branch without its prefix needs the parent's steps decoded.
+        parent_steps=None if copies_prefix(stream, prefix_chars) else parent_steps(a),
         branch_step=a["branch__branch_step"]
         if a["branch__branch_step"] is not None
         else a["hint_step"],
@@ -322,7 +354,7 @@ class SftCorrected(Kind):
     def rows(self, a, ctx, split):
         if not _usable_branch(a, ctx):
             return
-        mode = ctx.options.get("hint_mode", "inline")
+        mode = ctx.hint_mode
         extra, completion = _corrected(a, ctx, mode)
         prompt = _prompt(a, ctx) + extra
         meta = _meta(a, ctx, split, {"hint_mode": mode, **_branch_info(a)})
@@ -366,7 +398,7 @@ class Preference(Kind):
     def rows(self, a, ctx, split):
         if not _usable_branch(a, ctx) or not _original_wrong(a):
             return
-        mode = ctx.options.get("hint_mode", "inline")
+        mode = ctx.hint_mode
         _, chosen = _corrected(a, ctx, "stripped" if mode == "user_turn" else mode)
         meta = _meta(a, ctx, split, {"hint_mode": mode, **_branch_info(a)})
         yield (
@@ -427,7 +459,7 @@ class Unpaired(Kind):
             and a["branch__final_correct"] is not None
             and not a["branch__truncated"]
         ):
-            mode = ctx.options.get("hint_mode", "inline")
+            mode = ctx.hint_mode
             _, completion = _corrected(a, ctx, "stripped" if mode == "user_turn" else mode)
             yield (
                 "unpaired",
@@ -456,7 +488,7 @@ def first_error(a: dict) -> int | None:
 
 def step_texts(a: dict) -> list[str]:
     stream = a["trace__reasoning"] or a["trace__raw_response"]
-    return [stream[s["start"] : s["end"]] for s in a.get("trace__analysis__steps") or []]
+    return [stream[s["start"] : s["end"]] for s in parent_steps(a) or []]
 
 
 class Stepwise(Kind):

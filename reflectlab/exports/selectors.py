@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
+from django.db import connection, connections
 from django.db.models import Prefetch, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -55,15 +59,33 @@ def annotations_for(*, project: Project, filters: dict[str, Any]) -> QuerySet[An
 
 
 JSON_FIELDS = {"step_labels", "violated_principles", "trace__prompt__messages"}
+FETCH_ROWS = 500
+READ_AHEAD = 4
 
 
 def annotation_rows(
     *, project: Project, filters: dict[str, Any], fields: list[str]
 ) -> Iterator[dict[str, Any]]:
-    """Plain dicts, streamed from a server-side cursor (no model instances).
+    """Plain dicts keyed by ``fields``, streamed (no model instances, flat memory).
+
+    The query is ``annotations_for`` with the fields as ``values_list``
+    columns, so filters live in one place whichever path reads it:
+
+    - On PostgreSQL outside a transaction (a worker, the benchmark), the SQL
+      Django compiled runs on a *second* connection, read ahead by a thread
+      (``_pg_stream``): PostgreSQL produces the next rows while this thread
+      writes the last ones. Django's own server-side cursors are declared
+      WITH HOLD in autocommit, which makes PostgreSQL materialise the whole
+      result before the first row, and they build a dict per row.
+    - Elsewhere (SQLite; PostgreSQL inside a transaction, whose uncommitted
+      rows a second connection could not see) Django's ``iterator()`` reads
+      the same columns, with its converters (SQLite booleans are integers).
 
     JSON columns come back as text and are decoded with orjson: Django's
-    stdlib ``json.loads`` converter was a fifth of the export's time.
+    stdlib ``json.loads`` converter was a fifth of the export's time. A key
+    of the analysis JSON (``trace__analysis__steps``) is extracted by the
+    database (``->>``), so the whole analysis is never sent, and is left as
+    text: ``kinds.parent_steps`` decodes it for the rows that need it.
     """
     plain = [f for f in fields if f not in JSON_FIELDS and "__analysis__" not in f]
     as_text = {}
@@ -74,17 +96,93 @@ def annotation_rows(
         else:
             expr = Cast(f, TextField())
         as_text[f"json_{i}"] = (f, expr)
-    rows = (
+    qs = (
         annotations_for(project=project, filters=filters)
-        .values(*plain, **{alias: expr for alias, (_, expr) in as_text.items()})
-        .iterator(chunk_size=CHUNK_SIZE)
+        .annotate(**{alias: expr for alias, (_, expr) in as_text.items()})
+        .values_list(*plain, *as_text)
     )
+    keys = [*plain, *(name for name, _ in as_text.values())]
+    decode = [name for name, _ in as_text.values() if name in JSON_FIELDS]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        rows = _pg_stream(qs, expected=[*plain, *as_text])
+    else:
+        rows = qs.iterator(chunk_size=CHUNK_SIZE)
     loads = orjson.loads
     for row in rows:
-        for alias, (name, _) in as_text.items():
-            value = row.pop(alias)
-            row[name] = loads(value) if value is not None else None
-        yield row
+        a = dict(zip(keys, row, strict=True))
+        for name in decode:
+            value = a[name]
+            if value is not None:
+                a[name] = loads(value)
+        yield a
+
+
+def _pg_stream(qs: QuerySet, *, expected: list[str]) -> Iterator[tuple]:
+    """The rows of ``qs`` as tuples, read ahead by a thread on a connection of its own.
+
+    The reader FETCHes ``FETCH_ROWS`` at a time from a named cursor (psycopg
+    builds each chunk's tuples in C; ``cursor.stream()`` measured slower, as
+    it yields row by row in Python) and waits on the socket with the GIL
+    released, so PostgreSQL produces the next chunk while this thread turns
+    the last one into output. A queue of ``READ_AHEAD`` chunks keeps memory
+    flat. Stopping early (a cancelled export, an error) tells the reader to
+    quit after its current FETCH; it closes the cursor and its connection.
+    """
+    query = qs.query
+    columns = [*query.extra_select, *query.values_select, *query.annotation_select]
+    if columns != expected:  # values_list would reorder; raw tuples cannot
+        raise RuntimeError(f"Unexpected column order {columns} != {expected}")
+    sql, params = query.sql_with_params()
+    chunks: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    import psycopg  # only on PostgreSQL
+
+    alias = connection.alias
+
+    def read(wrapper: type, settings_dict: dict[str, Any]) -> None:
+        # Like ``connection.copy()``, but made (and closed) in this thread, as
+        # Django's thread-sharing checks want; same settings and adapters
+        # (jsonb arrives as text).
+        reader = wrapper(settings_dict, alias)
+        try:
+            reader.ensure_connection()
+            conn = reader.connection
+            literal = psycopg.ClientCursor(conn).mogrify(sql, params)
+            with conn.transaction(), conn.cursor(name="export_rows") as cursor:
+                cursor.execute(literal)
+                while rows := cursor.fetchmany(FETCH_ROWS):
+                    if not put(rows):
+                        return
+            put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+        finally:
+            reader.close()
+
+    thread = threading.Thread(
+        target=read,
+        args=(type(connections[alias]), copy.deepcopy(connection.settings_dict)),
+        daemon=True,
+    )
+    thread.start()
+    try:
+        while (chunk := chunks.get()) is not None:
+            if isinstance(chunk, BaseException):
+                raise chunk
+            yield from chunk
+    finally:
+        stop.set()
+        thread.join()
 
 
 def traces_for(*, project: Project, filters: dict[str, Any]) -> QuerySet[Trace]:

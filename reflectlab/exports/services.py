@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from reflectlab.exports.kinds import (
     Kind,
     openai_row,
     parse_splits,
-    split_of,
+    splitter,
 )
 from reflectlab.exports.models import Export
 from reflectlab.exports.writers import (
@@ -200,7 +201,7 @@ def export_execute(*, export_id: int) -> None:
         files=result["files"],
         counts=result["counts"],
         size_bytes=final.stat().st_size,
-        sha256=sha256_file(final),
+        sha256=result["sha256"],
         rows_done=result["rows_done"],
         finished_at=timezone.now(),
     )
@@ -232,6 +233,16 @@ class _Progress:
         self.last = time.monotonic()
         if not alive:
             raise ExportCancelled
+
+
+class _Route:
+    """The writer of one (config, split) and its row count; ``write`` None: not exported."""
+
+    __slots__ = ("rows", "write")
+
+    def __init__(self, write: Any):
+        self.write = write
+        self.rows = 0
 
 
 class _Sinks:
@@ -278,16 +289,31 @@ class _Sinks:
             self.open[key] = sinks
         return self.open[key]
 
-    def write(self, config: str, split: str, row: dict[str, Any], nested: Any = None) -> None:
+    def route(self, config: str, split: str) -> _Route:
+        """Where rows of (config, split) go; made once per pair, then reused for every row."""
         if not self.bundle and config != self.plain_config:
-            return
-        for fmt, _rel, sink in self._sinks(config, split):
-            if self.export.format == Export.Format.OPENAI:
-                sink.write(openai_row(config, row))
-            elif fmt == "jsonl" and nested is not None:
-                sink.write(nested)
-            else:
-                sink.write(row)
+            return _Route(None)
+        sinks = self._sinks(config, split)
+        if self.export.format == Export.Format.OPENAI:
+            sink = sinks[0][2]
+            return _Route(lambda row, nested=None: sink.write(openai_row(config, row)))
+        if len(sinks) == 1 and sinks[0][0] == "parquet":
+            write = sinks[0][2].write
+            return _Route(lambda row, nested=None: write(row))
+        if len(sinks) == 1:  # JSONL: canonical records go nested, not as a JSON string
+            write = sinks[0][2].write
+            return _Route(lambda row, nested=None: write(row if nested is None else nested))
+
+        def write_all(row: dict[str, Any], nested: Any = None) -> None:
+            for fmt, _rel, sink in sinks:
+                sink.write(nested if fmt == "jsonl" and nested is not None else row)
+
+        return _Route(write_all)
+
+    def abort(self) -> None:
+        for sinks in self.open.values():
+            for _fmt, _rel, sink in sinks:
+                sink.abort()
 
     def close(self) -> dict[tuple[str, str], list]:
         if not self.bundle and not self.open:
@@ -356,13 +382,15 @@ def _build(export: Export, work: Path) -> dict[str, Any]:
     configs = {c.name: c for kind in kinds for c in kind.configs(ctx)}
     sinks = _Sinks(work, export, configs)
     progress = _Progress(export.pk)
-    counts: dict[str, dict[str, int]] = {}
+    routes: dict[tuple[str, str], _Route] = {}
 
     def emit(config: str, split: str, row: dict[str, Any], nested: Any = None) -> None:
-        if sinks.bundle or config == sinks.plain_config:
-            counts.setdefault(config, {}).setdefault(split, 0)
-            counts[config][split] += 1
-        sinks.write(config, split, row, nested)
+        route = routes.get((config, split))
+        if route is None:
+            route = routes[config, split] = sinks.route(config, split)
+        if route.write is not None:
+            route.write(row, nested)
+            route.rows += 1
 
     row_kinds = [k for k in kinds if k.source == "annotations"]
     wants_canonical = any(k.source == "traces" for k in kinds)
@@ -375,28 +403,47 @@ def _build(export: Export, work: Path) -> dict[str, Any]:
         total += selectors.traces_for(project=project, filters=filters).count()
     Export.objects.filter(pk=export.pk).update(rows_total=total)
 
-    if row_kinds:
-        fields = sorted({f for k in row_kinds for f in k.fields()})
-        for a in selectors.annotation_rows(project=project, filters=filters, fields=fields):
-            split = split_of(a["trace__prompt__external_id"], splits, seed)
-            for kind in row_kinds:
-                for config, row in kind.rows(a, ctx, split):
-                    emit(config, split, row)
-            progress.tick()
-    if wants_canonical:
-        for trace in selectors.trace_records(project=project, filters=filters):
-            split = split_of(trace.prompt.external_id, splits, seed)
-            record = canonical_record(trace)
-            flat = {
-                "trace_id": trace.pk,
-                "prompt_external_id": trace.prompt.external_id,
-                "meta_split": split,
-                "record": orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode(),
-            }
-            emit("canonical", split, flat, nested=record)
-            progress.tick()
-    progress.flush()
-    opened = sinks.close()
+    try:
+        split_for = splitter(splits, seed)
+        if row_kinds:
+            fields = sorted({f for k in row_kinds for f in k.fields()})
+            tick = progress.tick
+            # The hottest loop of an export: ``emit`` inlined, one dict look-up a row.
+            with closing(
+                selectors.annotation_rows(project=project, filters=filters, fields=fields)
+            ) as annotations:
+                for a in annotations:
+                    split = split_for(a["trace__prompt__external_id"])
+                    for kind in row_kinds:
+                        for config, row in kind.rows(a, ctx, split):
+                            route = routes.get((config, split))
+                            if route is None:
+                                route = routes[config, split] = sinks.route(config, split)
+                            if route.write is not None:
+                                route.write(row)
+                                route.rows += 1
+                    tick()
+        if wants_canonical:
+            for trace in selectors.trace_records(project=project, filters=filters):
+                split = split_for(trace.prompt.external_id)
+                record = canonical_record(trace)
+                flat = {
+                    "trace_id": trace.pk,
+                    "prompt_external_id": trace.prompt.external_id,
+                    "meta_split": split,
+                    "record": orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode(),
+                }
+                emit("canonical", split, flat, nested=record)
+                progress.tick()
+        progress.flush()
+        opened = sinks.close()
+    except BaseException:
+        sinks.abort()  # end writer threads and close files; the folder is removed
+        raise
+    counts: dict[str, dict[str, int]] = {}
+    for (config, split), route in routes.items():  # first-seen order, as before
+        if route.write is not None:
+            counts.setdefault(config, {})[split] = route.rows
 
     files = []
     for (config, split), entries in sorted(opened.items()):
@@ -409,7 +456,7 @@ def _build(export: Export, work: Path) -> dict[str, Any]:
                     "split": split or None,
                     "rows": sink.rows,
                     "bytes": path.stat().st_size,
-                    "sha256": sha256_file(path),
+                    "sha256": sink.sha256 or sha256_file(path),
                 }
             )
     files.sort(key=lambda f: f["path"])
@@ -429,6 +476,7 @@ def _build(export: Export, work: Path) -> dict[str, Any]:
             "files": files,
             "counts": counts,
             "rows_done": progress.done,
+            "sha256": files[0]["sha256"],
         }
 
     card_configs = []
@@ -465,4 +513,10 @@ def _build(export: Export, work: Path) -> dict[str, Any]:
     entries += [(f["path"], work / f["path"]) for f in files if f["path"] != "README.md"]
     name = f"{export.kind}-bundle.zip"
     write_zip(work / name, entries)
-    return {"file_name": name, "files": files, "counts": counts, "rows_done": progress.done}
+    return {
+        "file_name": name,
+        "files": files,
+        "counts": counts,
+        "rows_done": progress.done,
+        "sha256": sha256_file(work / name),
+    }

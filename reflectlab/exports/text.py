@@ -10,14 +10,15 @@ built from any branch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
 
-@dataclass(frozen=True, slots=True)
-class Parts:
+class Parts(NamedTuple):
+    """(prefix, hint, continuation); a tuple is the cheapest record to make once a row."""
+
     prefix: str
     hint: str
     continuation: str
@@ -25,7 +26,11 @@ class Parts:
 
 def paragraphs(*pieces: str) -> str:
     """Join non-empty pieces as paragraphs (the step unit is the blank line)."""
-    return "\n\n".join(p.strip() for p in pieces if p and p.strip())
+    kept = []
+    for piece in pieces:  # a loop, not a generator: this runs for every exported row
+        if piece and (piece := piece.strip()):
+            kept.append(piece)
+    return "\n\n".join(kept)
 
 
 def split_thinking(raw: str, reasoning: str = "") -> tuple[str, str]:
@@ -55,6 +60,11 @@ def assistant_message(thinking: str, answer: str, *, reasoning_key: bool) -> dic
     return {"role": "assistant", "content": assistant_content(thinking, answer)}
 
 
+def copies_prefix(branch_text: str, prefix_chars: int | None) -> bool:
+    """Whether a branch's stored text holds the copied prefix (modes a-c), not only its tail."""
+    return prefix_chars is not None and 0 <= prefix_chars <= len(branch_text)
+
+
 def branch_parts(
     *,
     branch_text: str,
@@ -66,7 +76,7 @@ def branch_parts(
 ) -> Parts:
     """Split a branch's thinking stream into (prefix, hint, continuation)."""
     h = (hint or "").strip()
-    if prefix_chars is not None and 0 <= prefix_chars <= len(branch_text):
+    if copies_prefix(branch_text, prefix_chars):
         head, tail = branch_text[:prefix_chars], branch_text[prefix_chars:]
         if h and head.rstrip().endswith(h):
             return Parts(head.rstrip()[: -len(h)], h, tail)
