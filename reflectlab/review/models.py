@@ -23,7 +23,12 @@ from reflectlab.traces.models import Trace
 class QueueItem(models.Model):
     """A root trace's place in its project's annotation queue (one row per trace)."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue_items")
+    # No index of its own: ``queueitem_pick`` starts with the project. A second,
+    # project-only index lured the planner, misled by a new project's missing
+    # statistics, into reading and sorting the whole queue on every claim.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="queue_items", db_index=False
+    )
     trace = models.OneToOneField(Trace, on_delete=models.CASCADE, related_name="queue_item")
     # 0 for pinned items so that an ascending sort puts them first.
     pin_order = models.PositiveSmallIntegerField(default=1)
@@ -68,12 +73,21 @@ class Claim(models.Model):
 
     HOLDING = (State.ACTIVE, State.DONE)
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="claims")
-    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="claims")
+    # project, trace and user lead the composite indexes below, which serve
+    # their lookups; single-column indexes would only tempt the planner into
+    # scanning a whole project's or user's claims (see QueueItem.project).
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="claims", db_index=False
+    )
+    trace = models.ForeignKey(
+        Trace, on_delete=models.CASCADE, related_name="claims", db_index=False
+    )
     annotation = models.ForeignKey(
         Annotation, null=True, blank=True, on_delete=models.CASCADE, related_name="claims"
     )
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ANNOTATE)
     # 0..overlap-1 for queue work; NULL for gold items and for annotations made
     # outside the queue, which do not take a slot.

@@ -1,8 +1,9 @@
 """Periodic housekeeping for the queues. Both are idempotent and take ids.
 
 Neither is needed for correctness: lapsed leases are expired at claim time and
-new traces join on the next claim. Schedule them (celery beat) to keep the
-queue page's counts fresh and re-rank traces whose analysis changed.
+new traces join at claim time (on PostgreSQL within ``QUEUE_SYNC_SECONDS``, or
+at once when the queue would otherwise look empty). Schedule them (celery beat)
+to keep the queue page's counts fresh and re-rank traces whose analysis changed.
 """
 
 from __future__ import annotations
