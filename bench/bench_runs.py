@@ -7,13 +7,15 @@ time and its ratio to the ideal N x L / C (target <= 1.25).
 
 SQLite and the filesystem broker in a temporary directory by default;
 PostgreSQL / Redis when DATABASE_URL / CELERY_BROKER_URL are set (the bench
-project is deleted afterwards).
+project is deleted afterwards). The filesystem broker is polled (kombu's
+default: every second), which shows as "task started" in the timeline.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -70,6 +72,7 @@ def main() -> None:
     setup_django(tmp.name)
 
     from django.db import connection
+    from django.db.models import Max, Min
 
     from reflectlab.celery import app
     from reflectlab.projects.models import Project
@@ -118,15 +121,35 @@ def main() -> None:
         for worker in workers:
             worker.wait(30)
         server.stop()
+    # CPU of the (reaped) worker processes, start-up included: less noisy than
+    # the wall time on a shared machine.
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = usage.ru_utime + usage.ru_stime
 
     ideal = args.requests * args.latency / args.concurrency
     traces = Trace.objects.filter(run=run).count()
+    first_trace, last_trace = (
+        Trace.objects.filter(run=run)
+        .aggregate(first=Min("created_at"), last=Max("created_at"))
+        .values()
+    )
     print(f"runs: {args.requests} requests x {args.latency * 1000:.0f} ms at concurrency "
           f"{args.concurrency}, {args.workers} worker process(es), {connection.vendor}")  # fmt: skip
     print(f"  state {run.state}: {run.items_done} done, {run.items_failed} failed, {traces} traces")
     print(
         f"  max requests in flight at the server: {server.max_in_flight} (limit {args.concurrency})"
     )
+    if first_trace is not None and run.started_at and run.finished_at:
+        # Where the wall time goes: task start, the requests themselves, the tail.
+        def since(t):
+            return (t - run.created_at).total_seconds()
+
+        print(
+            f"  timeline from run_create: task started {since(run.started_at):.2f} s, "
+            f"first trace written {since(first_trace):.2f} s, last {since(last_trace):.2f} s, "
+            f"run finished {since(run.finished_at):.2f} s"
+        )
+    print(f"  worker CPU {worker_cpu:.2f} s ({1000 * worker_cpu / args.requests:.2f} ms/request)")
     print(f"  wall {wall:.2f} s, ideal {ideal:.2f} s, ratio {wall / ideal:.2f} (target <= 1.25)")
     EndpointSlot.objects.filter(endpoint=server.base_url.lower()).delete()
     Run.objects.filter(pk=run.pk).delete()

@@ -227,6 +227,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(CELERY_DATA_DIR / "processed"),
         "control_folder": str(CELERY_DATA_DIR / "control"),
         "store_processed": False,
+        # The transport polls its folder; 0.1 s (about ten listings a second per
+        # worker) keeps task pick-up from dominating short model calls.
+        "polling_interval": 0.1,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -115,23 +115,36 @@ class EndpointSemaphore:
     def _free(self) -> Q:
         return Q(holder="") | Q(lease_until__lt=timezone.now())
 
-    def try_acquire(self, holder: str) -> int | None:
+    def try_acquire_many(self, holder: str, n: int) -> list[int]:
+        """Take up to ``n`` free slots in one write; the pks taken (maybe none)."""
         candidates = list(
             EndpointSlot.objects.filter(endpoint=self.endpoint, index__lt=self.limit)
             .filter(self._free())
-            .values_list("pk", flat=True)[:16]
+            .exclude(holder=holder)  # a slot of ours whose lease ran out is not ours to reuse
+            .values_list("pk", flat=True)
         )
-        random.shuffle(candidates)
-        for pk in candidates:
-            taken = (
-                EndpointSlot.objects.filter(pk=pk)
-                .filter(self._free())
-                .update(holder=holder, lease_until=lease_expiry())
-            )
+        random.shuffle(candidates)  # two workers rarely contend for the same rows
+        candidates = candidates[: max(1, n)]
+        if candidates:
+            with transaction.atomic():
+                # Compare-and-set: the WHERE is re-checked per row (a row updated by
+                # another worker meanwhile no longer matches), so only free slots move.
+                EndpointSlot.objects.filter(pk__in=candidates).filter(self._free()).update(
+                    holder=holder, lease_until=lease_expiry()
+                )
+                taken = list(
+                    EndpointSlot.objects.filter(pk__in=candidates, holder=holder).values_list(
+                        "pk", flat=True
+                    )
+                )
             if taken:
-                return pk
+                return taken
         self._reap_dead()
-        return None
+        return []
+
+    def try_acquire(self, holder: str) -> int | None:
+        taken = self.try_acquire_many(holder, 1)
+        return taken[0] if taken else None
 
     def acquire(self, holder: str, *, stop: Callable[[], bool] | None = None) -> int | None:
         """Block until a slot is free; None when ``stop()`` says give up."""
@@ -146,7 +159,10 @@ class EndpointSemaphore:
             delay = min(0.5, delay * 1.5)
 
     def release(self, pk: int, holder: str) -> None:
-        EndpointSlot.objects.filter(pk=pk, holder=holder).update(holder="", lease_until=None)
+        self.release_many([pk], holder)
+
+    def release_many(self, pks: list[int], holder: str) -> None:
+        EndpointSlot.objects.filter(pk__in=pks, holder=holder).update(holder="", lease_until=None)
 
     def in_use(self) -> int:
         return EndpointSlot.objects.filter(endpoint=self.endpoint).exclude(self._free()).count()
@@ -168,3 +184,111 @@ class EndpointSemaphore:
             EndpointSlot.objects.filter(endpoint=self.endpoint, holder__in=dead).update(
                 holder="", lease_until=None
             )
+
+
+class SlotBlock:
+    """The endpoint slots of one holder, shared in memory by its threads.
+
+    Taking a slot from the database is a write (serialised on SQLite) and a
+    round trip; done per request it costs more than the request's own CPU. A
+    thread that finds no slot in memory takes, in one statement, as many free
+    slots as there are threads waiting (only one thread of the holder asks the
+    database at a time; the others wait on a condition), and a thread gives
+    its slot back to the block, not to the database, after each request.
+
+    The cross-worker limit stays exact: a thread calls the model only while it
+    holds a slot that the database records as this holder's (the heartbeat
+    renews them all), so requests in flight <= slots held <= limit. Slots left
+    unused in memory for ``IDLE_SECONDS`` go back to the database (``trim``,
+    called by the dispatcher), so an idle or finishing worker does not starve
+    the others; ``close`` gives back the rest. As when each thread kept its own
+    slot between items, a block whose threads stay busy keeps its slots: the
+    limit is exact, the split between workers is first come, first served.
+    """
+
+    IDLE_SECONDS = 0.5
+
+    def __init__(self, semaphore: EndpointSemaphore, holder: str, *, want: int = 1):
+        self.semaphore = semaphore
+        self.holder = holder
+        self.want = want  # slots the holder can use at once (its threads)
+        self.held = 0  # slots the database records as ours
+        self._cond = threading.Condition()
+        self._free: list[tuple[int, float]] = []  # (pk, freed at): a stack, hot slots first
+        self._waiting = 0
+        self._fetching = False
+        self._retry_at = 0.0
+        self._delay = 0.02
+
+    def acquire(self, *, stop: Callable[[], bool] | None = None) -> int | None:
+        """A slot for one request; None when ``stop()`` says give up."""
+        with self._cond:
+            self._waiting += 1
+            try:
+                while True:
+                    if self._free:
+                        return self._free.pop()[0]
+                    if stop is not None and stop():
+                        return None
+                    now = time.monotonic()
+                    if not self._fetching and now >= self._retry_at:
+                        self._fetch()
+                        continue
+                    wait = self._retry_at - now if not self._fetching else 0.05
+                    self._cond.wait(timeout=min(0.1, max(0.005, wait)))
+            finally:
+                self._waiting -= 1
+
+    def _fetch(self) -> None:
+        """Take slots from the database for the threads waiting (lock held on entry)."""
+        self._fetching = True
+        want = max(self._waiting, self.want - self.held)
+        self._cond.release()
+        try:
+            taken = self.semaphore.try_acquire_many(self.holder, want)
+        finally:
+            self._cond.acquire()
+            self._fetching = False
+        if taken:
+            now = time.monotonic()
+            self._free.extend((pk, now) for pk in taken)
+            self.held += len(taken)
+            self._delay = 0.02
+        else:  # all taken by others: poll again later, with jittered backoff
+            self._retry_at = time.monotonic() + self._delay * random.uniform(0.5, 1.5)  # noqa: S311
+            self._delay = min(0.5, self._delay * 1.5)
+        self._cond.notify_all()
+
+    def release(self, pk: int) -> None:
+        with self._cond:
+            self._free.append((pk, time.monotonic()))
+            self._cond.notify()
+
+    def reserve(self) -> None:
+        """Take up to ``want`` slots now (the dispatcher, before its first claim)."""
+        with self._cond:
+            if not self._fetching:
+                self._fetch()
+
+    def trim(self, *, idle_seconds: float | None = None) -> None:
+        """Give back to the database the slots unused here for ``idle_seconds``
+        (default ``IDLE_SECONDS``; 0: every slot not in use)."""
+        if idle_seconds is None:
+            idle_seconds = self.IDLE_SECONDS
+        cutoff = time.monotonic() - idle_seconds
+        with self._cond:
+            stale = [pk for pk, freed in self._free if freed <= cutoff]
+            if not stale:
+                return
+            self._free = [(pk, freed) for pk, freed in self._free if freed > cutoff]
+            self.held -= len(stale)
+        self.semaphore.release_many(stale, self.holder)
+
+    def close(self) -> None:
+        """Give back every slot of this holder (its threads have stopped)."""
+        with self._cond:
+            self._free.clear()
+            self.held = 0
+        EndpointSlot.objects.filter(endpoint=self.semaphore.endpoint, holder=self.holder).update(
+            holder="", lease_until=None
+        )
