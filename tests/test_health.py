@@ -37,3 +37,11 @@ def test_pages_send_a_content_security_policy_without_inline_script(logged_in, p
     policy = response["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+
+
+def test_absurd_ids_are_not_found_or_refused_never_a_server_error(logged_in, api, project):
+    huge = 2**70
+    assert logged_in.get(f"/traces/{huge}/").status_code == 404
+    assert logged_in.get(f"/projects/{huge}/").status_code == 404
+    assert api.get(f"/api/v1/model-configs/?project={huge}").status_code == 400
+    assert api.get(f"/api/v1/projects/{project.pk}/traces/?prompt={huge}").status_code == 400

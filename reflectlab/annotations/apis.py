@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from reflectlab.annotations import selectors, services
 from reflectlab.annotations.models import Annotation
 from reflectlab.core.access import object_for
+from reflectlab.core.ids import IdField
 from reflectlab.traces.models import Trace
 
 
@@ -43,17 +44,17 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 
 class AnnotationFilterSerializer(serializers.Serializer):
-    project = serializers.IntegerField(required=False, min_value=1)
-    trace = serializers.IntegerField(required=False, min_value=1)
+    project = IdField(required=False)
+    trace = IdField(required=False)
     state = serializers.ChoiceField(choices=Annotation.State.choices, required=False)
 
 
 class AnnotationCreateSerializer(serializers.Serializer):
-    trace = serializers.IntegerField(min_value=1)
+    trace = IdField()
 
 
 class AnnotationPatchSerializer(serializers.Serializer):
-    version = serializers.IntegerField(min_value=1)
+    version = IdField()
     elapsed_seconds = serializers.IntegerField(min_value=0, required=False, default=0)
     step_labels = serializers.DictField(child=serializers.IntegerField(), required=False)
     first_error_step = serializers.IntegerField(min_value=-1, required=False, allow_null=True)

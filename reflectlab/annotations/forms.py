@@ -5,6 +5,7 @@ import json
 from django import forms
 
 from reflectlab.annotations.models import Annotation
+from reflectlab.core.ids import ID_MAX
 
 
 class AnnotationSaveForm(forms.Form):
@@ -14,7 +15,7 @@ class AnnotationSaveForm(forms.Form):
     cannot store a category or principle the project does not have.
     """
 
-    version = forms.IntegerField(min_value=1)
+    version = forms.IntegerField(min_value=1, max_value=ID_MAX)
     elapsed = forms.IntegerField(min_value=0, required=False)
     step_labels = forms.CharField(required=False)
     first_error_step = forms.IntegerField(min_value=-1, required=False)
@@ -59,6 +60,6 @@ class AnnotationSaveForm(forms.Form):
 
 
 class RegenerateForm(forms.Form):
-    version = forms.IntegerField(min_value=1)
+    version = forms.IntegerField(min_value=1, max_value=ID_MAX)
     hint_step = forms.IntegerField(min_value=0)
     hint = forms.CharField(max_length=20_000)

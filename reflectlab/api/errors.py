@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
 def exception_handler(exc, context):
+    # Inputs are bounded where they are validated (reflectlab.core.ids); a number
+    # that still overflows the database's integer is the client's error, not ours.
+    if isinstance(exc, OverflowError | DataError):
+        exc = exceptions.ValidationError({"non_field_errors": ["A number is out of range."]})
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

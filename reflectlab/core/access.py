@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404
 
+from reflectlab.core.ids import ID_MAX
 from reflectlab.projects.models import Membership, Project, Role
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ M = TypeVar("M", bound=models.Model)
 def membership_for(user: AbstractBaseUser, project_id: int) -> Membership:
     if not user.is_authenticated:
         raise PermissionDenied
+    if not 0 < int(project_id) <= ID_MAX:
+        raise Http404("No such project.")
     try:
         return Membership.objects.select_related("project").get(
             project_id=project_id, user_id=user.pk
@@ -54,6 +57,8 @@ def object_for[M: models.Model](
 ) -> tuple[M, Membership]:
     """Fetch one object of a project the user belongs to, checking the role."""
     try:
+        if not 0 < int(pk) <= ID_MAX:
+            raise queryset.model.DoesNotExist
         obj = queryset.get(pk=pk)
     except (queryset.model.DoesNotExist, ValueError, TypeError):
         raise Http404 from None

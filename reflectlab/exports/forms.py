@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from reflectlab.core.ids import ID_MAX
 from reflectlab.exports.kinds import BRANCH_FILTERS, HINT_MODES, REASONING_STYLES, VARIANTS
 from reflectlab.exports.models import Export
 
@@ -37,7 +38,7 @@ class ExportForm(forms.Form):
     accepted_only = forms.BooleanField(required=False, initial=True)
     exclude_gold = forms.BooleanField(required=False, initial=True)
     model = forms.CharField(required=False, max_length=300)
-    run = forms.IntegerField(required=False, min_value=1)
+    run = forms.IntegerField(required=False, min_value=1, max_value=ID_MAX)
     annotator = forms.CharField(required=False, max_length=150, help_text="Username.")
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

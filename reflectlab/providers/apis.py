@@ -7,6 +7,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from reflectlab.core.access import object_for, project_for, projects_of
+from reflectlab.core.ids import ProjectFilterSerializer
 from reflectlab.projects.models import Role
 from reflectlab.providers import services
 from reflectlab.providers.models import ModelConfig
@@ -71,11 +72,10 @@ class ModelConfigListApi(GenericAPIView):
 
     def get_queryset(self):
         queryset = ModelConfig.objects.filter(project__in=projects_of(self.request.user))
-        project = self.request.query_params.get("project")
-        if project is not None:
-            if not str(project).isdigit():
-                raise serializers.ValidationError({"project": "Give a project id."})
-            queryset = queryset.filter(project_id=int(project))
+        params = ProjectFilterSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        if (project := params.validated_data.get("project")) is not None:
+            queryset = queryset.filter(project_id=project)
         return queryset.order_by("id")
 
     @extend_schema(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from reflectlab.annotations.models import Annotation
+from reflectlab.core.ids import ID_MAX
 from reflectlab.review.models import Review
 from reflectlab.review.policy import CORRECTNESS, ORDER_KEYS, QueuePolicy
 
@@ -75,14 +76,14 @@ class PolicyForm(forms.Form):
 
 
 class PinForm(forms.Form):
-    trace_id = forms.IntegerField(min_value=1, label="Trace #")
+    trace_id = forms.IntegerField(min_value=1, max_value=ID_MAX, label="Trace #")
     pinned = forms.TypedChoiceField(
         choices=[("1", "Pin"), ("0", "Unpin")], coerce=lambda v: v == "1", initial="1"
     )
 
 
 class GoldForm(forms.Form):
-    trace_id = forms.IntegerField(min_value=1, label="Trace #")
+    trace_id = forms.IntegerField(min_value=1, max_value=ID_MAX, label="Trace #")
     expected_first_error_step = forms.IntegerField(
         min_value=-1, required=False, label="First error step", help_text="-1: no error"
     )
@@ -94,7 +95,7 @@ class GoldForm(forms.Form):
 
 class ReviewForm(forms.Form):
     decision = forms.ChoiceField(choices=Review.Decision.choices)
-    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    version = forms.IntegerField(min_value=1, max_value=ID_MAX, widget=forms.HiddenInput)
     comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     then_next = forms.BooleanField(required=False)
     # Edits (decision = edit): the reviewer's values replace the annotator's.

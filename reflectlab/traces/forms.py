@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from reflectlab.core.ids import ID_MAX
 from reflectlab.traces.models import Trace
 
 TRISTATE = [("", "Any"), ("true", "Yes"), ("false", "No")]
@@ -32,5 +33,7 @@ class TraceFilterForm(forms.Form):
     truncated = TristateField(label="Truncated")
     origin = forms.ChoiceField(choices=[("", "Any"), *Trace.Origin.choices], required=False)
     state = forms.ChoiceField(choices=[("", "Any"), *Trace.State.choices], required=False)
-    prompt = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    prompt = forms.IntegerField(
+        required=False, min_value=1, max_value=ID_MAX, widget=forms.HiddenInput
+    )
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
