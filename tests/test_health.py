@@ -45,3 +45,16 @@ def test_absurd_ids_are_not_found_or_refused_never_a_server_error(logged_in, api
     assert logged_in.get(f"/projects/{huge}/").status_code == 404
     assert api.get(f"/api/v1/model-configs/?project={huge}").status_code == 400
     assert api.get(f"/api/v1/projects/{project.pk}/traces/?prompt={huge}").status_code == 400
+
+
+def test_healthz_answers_503_when_the_broker_is_down(client, db, monkeypatch):
+    from celery.app.base import Celery
+
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError
+
+    monkeypatch.setattr(Celery, "connection_for_write", refuse)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["broker"] == "error: ConnectionRefusedError"
+    assert response.json()["database"] == "ok"
