@@ -98,6 +98,7 @@ CASES = [
 def test_authorisation_matrix(db, name, method, actor):
     rule = RULES[name]
     world = World()
+    world.actor = actor  # for rules on the caller's own objects (e.g. their annotation)
     client = APIClient()
     if actor != "anonymous":
         client.force_login(world.users[actor])

@@ -2,9 +2,14 @@
 
 from django.urls import path
 
-from reflectlab.annotations.apis import AnnotationDetailApi, AnnotationListApi
+from reflectlab.annotations.apis import AnnotationDetailApi, AnnotationListApi, AnnotationSubmitApi
 
 urlpatterns = [
     path("annotations/", AnnotationListApi.as_view(), name="api-annotations"),
     path("annotations/<int:annotation_id>/", AnnotationDetailApi.as_view(), name="api-annotation"),
+    path(
+        "annotations/<int:annotation_id>/submit",
+        AnnotationSubmitApi.as_view(),
+        name="api-annotation-submit",
+    ),
 ]

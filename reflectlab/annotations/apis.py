@@ -152,3 +152,32 @@ class AnnotationDetailApi(APIView):
         except services.Conflict as exc:
             return _conflict(exc)
         return Response(AnnotationSerializer(annotation).data)
+
+
+class AnnotationSubmitSerializer(serializers.Serializer):
+    version = IdField(required=False, help_text="The version you read; stale → 409.")
+
+
+class AnnotationSubmitApi(AnnotationDetailApi):
+    """Submit an annotation for review (draft or rejected → submitted); only its annotator.
+
+    Completes the annotator's queue claim. Needs a first-error answer (or -1 for
+    "no error"). With ``version``, a stale one answers 409 with the current state.
+    """
+
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=AnnotationSubmitSerializer, responses={200: AnnotationSerializer})
+    def post(self, request, annotation_id: int):
+        annotation = self.get_object()
+        data = AnnotationSubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            annotation = services.annotation_submit(
+                annotation_id=annotation.pk,
+                user=request.user,
+                version=data.validated_data.get("version"),
+            )
+        except services.Conflict as exc:
+            return _conflict(exc)
+        return Response(AnnotationSerializer(annotation).data)

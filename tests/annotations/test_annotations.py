@@ -234,3 +234,24 @@ def test_api_annotators_see_only_their_own(trace, project, user):
         ).status_code
         == 403
     )
+
+
+def test_api_submit_moves_a_draft_to_review_and_refuses_a_stale_version(api, trace, user):
+    created = api.post("/api/v1/annotations/", {"trace": trace.pk}, format="json").json()
+    url = f"/api/v1/annotations/{created['id']}/"
+    saved = api.patch(url, {"version": created["version"], "first_error_step": -1}, format="json")
+    assert saved.status_code == 200
+    stale = api.post(f"{url}submit", {"version": created["version"]}, format="json")
+    assert stale.status_code == 409
+    done = api.post(f"{url}submit", {"version": saved.json()["version"]}, format="json")
+    assert done.status_code == 200 and done.json()["state"] == "submitted"
+    assert api.post(f"{url}submit", {}, format="json").status_code == 400
+
+
+def test_api_submit_is_for_the_annotator_only(api, trace, project):
+    other = UserFactory()
+    MembershipFactory(project=project, user=other, role="annotator")
+    theirs = Annotation.objects.create(
+        project=project, trace=trace, annotator=other, first_error_step=-1
+    )
+    assert api.post(f"/api/v1/annotations/{theirs.pk}/submit", {}, format="json").status_code == 403

@@ -13,6 +13,17 @@ def _annotation(world):
     return {"annotation_id": annotation.pk}
 
 
+def _own_annotation(world):
+    """The caller's own annotation (an outsider or anonymous caller gets the annotator's)."""
+    from reflectlab.annotations.models import Annotation
+
+    owner = world.users.get(world.actor) if world.actor != "outsider" else None
+    annotation, _ = Annotation.objects.get_or_create(
+        project=world.project, trace=world.trace, annotator=owner or world.users["annotator"]
+    )
+    return {"annotation_id": annotation.pk}
+
+
 def _branch(world):
     branch = TraceFactory(
         project=world.project, prompt=world.trace.prompt, parent=world.trace, origin="regeneration"
@@ -31,4 +42,6 @@ RULES = {
     "api-annotations": Rule(LOGIN, api=True, methods=("GET",)),
     # Annotators read their own; reviewers and managers all of their project's.
     "api-annotation": Rule("annotator", _annotation, api=True),
+    # Only the annotator submits: each role submits its own (400: no first error yet).
+    "api-annotation-submit": Rule("annotator", _own_annotation, api=True, methods=("POST",)),
 }
