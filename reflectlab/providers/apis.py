@@ -10,27 +10,7 @@ from reflectlab.core.access import object_for, project_for, projects_of
 from reflectlab.core.ids import ProjectFilterSerializer
 from reflectlab.projects.models import Role
 from reflectlab.providers import services
-from reflectlab.providers.models import ModelConfig
-
-FIELDS = [
-    "name",
-    "provider",
-    "base_url",
-    "model",
-    "api_key_env",
-    "system_prompt",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "seed",
-    "logprobs",
-    "top_logprobs",
-    "extra_body",
-    "continuation_mode",
-    "max_concurrency",
-    "timeout_seconds",
-    "max_retries",
-]
+from reflectlab.providers.models import EDITABLE_FIELDS, ModelConfig
 
 
 class ModelConfigSerializer(serializers.ModelSerializer):
@@ -41,7 +21,7 @@ class ModelConfigSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelConfig
-        fields = ["id", "project", *FIELDS, "api_key_configured", "created_at"]
+        fields = ["id", "project", *EDITABLE_FIELDS, "api_key_configured", "created_at"]
         read_only_fields = ["id", "project", "created_at"]
         extra_kwargs = {"api_key_env": {"write_only": True}}
 
@@ -49,14 +29,14 @@ class ModelConfigSerializer(serializers.ModelSerializer):
 class ModelConfigInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelConfig
-        fields = FIELDS
+        fields = EDITABLE_FIELDS
 
 
 class ModelConfigCreateSerializer(ModelConfigInputSerializer):
     project = serializers.IntegerField()
 
     class Meta(ModelConfigInputSerializer.Meta):
-        fields = ["project", *FIELDS]
+        fields = ["project", *EDITABLE_FIELDS]
 
 
 def _drf_error(exc: DjangoValidationError) -> serializers.ValidationError:

@@ -4,7 +4,7 @@ import json
 
 from django import forms
 
-from reflectlab.providers.models import ModelConfig, env_name_validator
+from reflectlab.providers.models import EDITABLE_FIELDS, ModelConfig, env_name_validator
 
 
 class EnvNameInput(forms.TextInput):
@@ -31,25 +31,7 @@ class ModelConfigForm(forms.ModelForm):
 
     class Meta:
         model = ModelConfig
-        fields = [
-            "name",
-            "provider",
-            "base_url",
-            "model",
-            "api_key_env",
-            "system_prompt",
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "seed",
-            "logprobs",
-            "top_logprobs",
-            "continuation_mode",
-            "max_concurrency",
-            "timeout_seconds",
-            "max_retries",
-            "extra_body",
-        ]
+        fields = EDITABLE_FIELDS
         labels = {"base_url": "Base URL", "api_key_env": "API key variable"}
         widgets = {
             "api_key_env": EnvNameInput(attrs={"placeholder": "OPENAI_API_KEY"}),

@@ -11,6 +11,28 @@ env_name_validator = RegexValidator(
 )
 
 
+# What a user may set on a model config (form and API share it).
+EDITABLE_FIELDS = [
+    "name",
+    "provider",
+    "base_url",
+    "model",
+    "api_key_env",
+    "system_prompt",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "logprobs",
+    "top_logprobs",
+    "continuation_mode",
+    "max_concurrency",
+    "timeout_seconds",
+    "max_retries",
+    "extra_body",
+]
+
+
 class ModelConfig(models.Model):
     """How to reach a model and sample from it. API keys are never stored here:
     ``api_key_env`` names the environment variable that holds the key."""

@@ -24,6 +24,23 @@ def lexicon_for(overrides: dict[str, Any] | None) -> analysis.Lexicon | None:
     return _lexicon(orjson.dumps(overrides or {}, option=orjson.OPT_SORT_KEYS).decode())
 
 
+# The Trace fields ``analysis_columns`` fills (what a re-analysis updates).
+ANALYSIS_FIELDS = (
+    "analysis",
+    "analyzer_version",
+    "n_steps",
+    "n_reflection_steps",
+    "has_reflection",
+    "has_corrective",
+    "truncated",
+    "final_answer",
+    "final_correct",
+    "first_correct",
+    "reflection_share",
+    "thinking_chars",
+)
+
+
 def analysis_columns(
     *,
     response: str,

@@ -10,7 +10,7 @@ from django.db import transaction
 from reflectlab import analysis
 from reflectlab.projects.models import Project
 from reflectlab.prompts.services import prompts_upsert
-from reflectlab.traces.analysis import analysis_columns, lexicon_for
+from reflectlab.traces.analysis import ANALYSIS_FIELDS, analysis_columns, lexicon_for
 from reflectlab.traces.models import Trace
 
 BATCH_SIZE = 500
@@ -92,7 +92,7 @@ def traces_reanalyze(
 ) -> int:
     """Re-analyse traces made by another analyser or lexicon version (or all)."""
     projects = [project] if project is not None else list(Project.objects.all())
-    fields = list(analysis_columns(response=""))
+    fields = list(ANALYSIS_FIELDS)
     done = 0
     for each in projects:
         queryset = Trace.objects.select_related("prompt", "project").filter(

@@ -91,3 +91,9 @@ def test_reanalysis_keeps_correctness_given_with_the_data_when_nothing_can_be_gr
     call_command("reanalyze", verbosity=0)
     trace.refresh_from_db()
     assert trace.final_correct is False
+
+
+def test_the_stored_analysis_fields_are_exactly_what_the_analysis_fills():
+    from reflectlab.traces.analysis import ANALYSIS_FIELDS, analysis_columns
+
+    assert set(analysis_columns(response="a</think>\\boxed{1}")) == set(ANALYSIS_FIELDS)
