@@ -108,3 +108,21 @@ class Trace(models.Model):
     @property
     def is_branch(self) -> bool:
         return self.parent_id is not None
+
+    @property
+    def step_text(self) -> str:
+        """The text that the analysis' step offsets index.
+
+        The reasoning field when the analysis extracted the thinking from it,
+        else the raw response — decided by the stored extraction source, never
+        by whether ``reasoning`` happens to be non-empty.
+        """
+        return step_text_of(self.raw_response, self.reasoning, self.analysis)
+
+
+def step_text_of(raw_response: str, reasoning: str, analysis: dict | None) -> str:
+    """``Trace.step_text`` for code that reads values() rows instead of instances."""
+    extraction = (analysis or {}).get("extraction") or {}
+    if extraction.get("source") == "reasoning_field":
+        return reasoning or ""
+    return raw_response or ""
