@@ -4,6 +4,9 @@ Each cue class is found by one regex scan over the whole (lower-cased) thinking,
 and every hit is mapped to its step by bisection: the cost grows with the
 number of cues found, not with steps x cues.
 
+A cue that belongs to a planning phrase ("to make sure I get all the
+details", "Hmm, let's break this down") is not counted (lexicon ``planning``).
+
 Priority, highest first (reflection beats transition, SEAL):
 strong start cue > inline reflection cue > "Alternatively" start > inline
 transition cue > weak start cue. Within one rank the earliest cue in the step
@@ -80,7 +83,12 @@ def _start_cues(
     for i, m in hits:
         group = m.lastgroup or ""
         rank = _START_RANK[group.removeprefix("b_")]
-        _keep(best, i, rank, *m.span(group))
+        s, e = m.span(group)
+        if rank == _STRONG and lexicon.is_planning(
+            lower, _squash(lower[s:e]), s, e, at_step_start=True
+        ):
+            continue
+        _keep(best, i, rank, s, e)
 
 
 def _inline_cues(
@@ -99,14 +107,26 @@ def _inline_cues(
         i = bisect_right(starts, s) - 1
         if e > ends[i]:
             continue
-        classes = classes_of[m["cue"]]
+        cue = m["cue"]
+        classes = classes_of[cue]
+        if lexicon.is_planning(lower, cue, s, e, at_step_start=False):
+            continue
         if "anywhere" in classes:
             _keep(best, i, _INLINE_REFLECTION, s, e)
         elif "transition_anywhere" in classes:
             _keep(best, i, _INLINE_TRANSITION, s, e)
         if "verification" in classes:
             verifying.add(i)
+    for m in lexicon.sentence_start_re.finditer(lower, lo, hi):
+        s, e = m.span("cue")
+        i = bisect_right(starts, s) - 1
+        if e <= ends[i]:
+            _keep(best, i, _INLINE_REFLECTION, s, e)
     return verifying
+
+
+def _squash(cue: str) -> str:
+    return " ".join(cue.split())
 
 
 def classify_steps(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
-LEXICON_VERSION = "1"
+LEXICON_VERSION = "2"
 
 DEFAULT_LEXICON: dict[str, Any] = {
     "version": LEXICON_VERSION,
@@ -73,6 +73,26 @@ DEFAULT_LEXICON: dict[str, Any] = {
         "reconsider",
         "let me check",
         "seems right",
+        # Doubting one's own work, from our step labels on the shared traces
+        # (tests/analysis/data/reflection_labels.json): models question a
+        # result without a check word ("I don't think I made any arithmetic
+        # errors", "maybe I'm misinterpreting").
+        "seems correct",
+        "yes, that's right",
+        "yep, that's right",
+        "yes, that's correct",
+        "yep, that's correct",
+        "made a mistake",
+        "made any mistake",
+        "made any mistakes",
+        "made an error",
+        "made any error",
+        "made any errors",
+        "made any arithmetic errors",
+        "misread",
+        "misinterpret",
+        "misinterpreted",
+        "misinterpreting",
     ],
     # Transitions to another line of attack (SEAL switch words, CyclicReflex, CGRS).
     "transition_start": ["alternatively"],
@@ -88,6 +108,46 @@ DEFAULT_LEXICON: dict[str, Any] = {
     # Weak cues count only at a step start and only without a strong cue:
     # "but" (CyclicReflex, CGRS, ARLCP), "however" (ARLCP), "maybe" (NoWait).
     "weak_start": ["but", "however", "no", "perhaps", "maybe"],
+    # Mid-paragraph reflections: models often write "… = 4. Wait, that seems
+    # off." inside one paragraph, so the blank-line split (SEAL, DeltaBench)
+    # leaves the doubt inside an execution step. These cues count as a
+    # reflection when they open a sentence anywhere in a step ("Hmm" does not:
+    # mid-paragraph it is mostly "Hmm, calculating that…").
+    "sentence_start": ["wait", "but wait", "hold on"],
+    # Planning, not reflection: a reflection cue inside one of these phrases
+    # ("to make sure I get all the details") or a step-start cue followed at
+    # once by one ("Hmm, let's break this down") announces work ahead rather
+    # than re-examining work done. DeltaBench (He et al. 2025) annotators mark
+    # such sentences as problem restatement/planning, not reflection; counting
+    # them inflated the reflection share of the first steps of R1 distills.
+    "planning": [
+        "make sure i understand",
+        "make sure i get",
+        "make sure i have all",
+        "make sure i have the",
+        "make sure i don't miss",
+        "make sure i do not miss",
+        "make sure i cover",
+        "make sure i read",
+        "make sure i'm interpreting",
+        "make sure i interpret",
+        "make sure i account for",
+        "make sure i follow",
+        "make sure i know",
+        "make sure i consider",
+        "let me break this down",
+        "let's break this down",
+        "let me break it down",
+        "let's break it down",
+        "let me think",
+        "let me start",
+        "let's start",
+        "let me figure out",
+        "first",
+    ],
+    # Step-start cues that a planning phrase right after them turns into
+    # planning ("Hmm, first, I need to find…"); "Wait" never is.
+    "planning_start": ["hmm", "hmmm"],
     # Inside a reflection step these mark the *verification* subtype (SEAL's
     # check words; substituting back / plugging in is how models verify).
     "verification": [
@@ -115,6 +175,9 @@ CUE_CLASSES = (
     "transition_anywhere",
     "weak_start",
     "verification",
+    "planning",
+    "planning_start",
+    "sentence_start",
 )
 
 
@@ -142,6 +205,9 @@ class Lexicon:
     transition_anywhere: tuple[str, ...] = field(default_factory=tuple)
     weak_start: tuple[str, ...] = field(default_factory=tuple)
     verification: tuple[str, ...] = field(default_factory=tuple)
+    planning: tuple[str, ...] = field(default_factory=tuple)
+    planning_start: tuple[str, ...] = field(default_factory=tuple)
+    sentence_start: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def default(cls) -> Lexicon:
@@ -235,6 +301,51 @@ class Lexicon:
     def inline_at_start_re(self) -> re.Pattern[str]:
         """Inline cues at the very start of the thinking (used with ``match``)."""
         return re.compile(r"[^\w\n]{0,4}" + self._inline_body)
+
+    @cached_property
+    def sentence_start_re(self) -> re.Pattern[str]:
+        """A ``sentence_start`` cue after a sentence end inside a paragraph."""
+        return re.compile(
+            r"[.!?][\"')\]]?[ \t]+(?P<cue>" + _alternation(self.sentence_start) + r")\b"
+        )
+
+    @cached_property
+    def planning_around(self) -> dict[str, tuple[tuple[str, int], ...]]:
+        """Inline cue → the planning phrases holding it, with the cue's offset in each."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        phrases = [_normal(p) for p in self.planning]
+        for cue in self.inline_classes:
+            for phrase in phrases:
+                at = phrase.find(cue)
+                if at >= 0:
+                    out.setdefault(cue, []).append((phrase, at))
+        return {cue: tuple(found) for cue, found in out.items()}
+
+    @cached_property
+    def planning_after_re(self) -> re.Pattern[str]:
+        """A planning phrase right after a step-start cue ("hmm, let's break this down")."""
+        return re.compile(r"[\s,.;:!\-]{0,3}(?:" + _alternation(self.planning) + r")\b")
+
+    @cached_property
+    def planning_start_cues(self) -> frozenset[str]:
+        return frozenset(_normal(c) for c in self.planning_start)
+
+    def is_planning(
+        self, lower: str, cue: str, start: int, end: int, *, at_step_start: bool
+    ) -> bool:
+        """Whether the cue ``lower[start:end]`` belongs to a planning phrase.
+
+        Matching is on the normalised cue, so runs of spaces inside the text
+        ("make  sure") are only recognised when the phrase has them too — rare
+        enough to accept for a scan that costs nothing when no cue is found.
+        """
+        if at_step_start:
+            return cue in self.planning_start_cues and bool(
+                self.planning_after_re.match(lower, end)
+            )
+        return any(
+            lower.startswith(phrase, start - at) for phrase, at in self.planning_around.get(cue, ())
+        )
 
 
 INLINE_CLASSES = ("anywhere", "transition_anywhere", "verification")
