@@ -97,6 +97,19 @@ def _final_correctness(final: Candidate | None, reference: str | None) -> bool |
     return False if final is None else final.correct
 
 
+def _reached_tentatively(
+    tentative: list[Candidate], candidates: list[Candidate], reference: str | None
+) -> int | None:
+    """Step of the first tentative answer equal to the reference, when no candidate is right.
+
+    Graded lazily and stopping at the first hit: on the shared traces 87 of the
+    243 truncated traces without any candidate had reached the reference this way.
+    """
+    if reference is None or any(c.correct for c in candidates if c.step is not None):
+        return None
+    return next((t.step for t in tentative if grade_answer(reference, t.value)), None)
+
+
 def analyze(
     response: str,
     *,
@@ -131,6 +144,8 @@ def analyze(
         candidates=candidates,
         reflections=reflections,
         final_correct=final_correct,
+        has_final=final is not None,
+        tentative_reached_step=_reached_tentatively(tentative, candidates, reference),
         truncated=ext.truncated,
         think_start=ext.think_start,
         think_end=ext.think_end,

@@ -30,6 +30,36 @@ class Metrics:
     # Share of the thinking after the first correct candidate: the waste that
     # First Try Matters, CGRS and ARLCP set out to cut.
     overthinking_tail: float | None
+    # Step of the first correct candidate in the thinking (else of the first
+    # correct tentative "so … = X"): a truncated trace may have reached the
+    # reference answer long before it ran out of tokens.
+    answer_reached_step: int | None
+    # One word for how the trace ended (see ``outcome_of``).
+    outcome: str
+
+
+CORRECT, WRONG, TRUNCATED_NO_ANSWER, NO_ANSWER, UNGRADED = (
+    "correct",
+    "wrong",
+    "truncated_no_answer",
+    "no_answer",
+    "ungraded",
+)
+OUTCOMES = (CORRECT, WRONG, TRUNCATED_NO_ANSWER, NO_ANSWER, UNGRADED)
+
+
+def outcome_of(*, has_final: bool, final_correct: bool | None, truncated: bool) -> str:
+    """How a trace ended, keeping truncation apart from a wrong answer.
+
+    A trace cut by its token limit before it answered is ``truncated_no_answer``
+    rather than ``wrong`` (it never committed to an answer); ``final_correct``
+    stays False for it, as the review queue has always treated it.
+    """
+    if not has_final:
+        return TRUNCATED_NO_ANSWER if truncated else NO_ANSWER
+    if final_correct is None:
+        return UNGRADED
+    return CORRECT if final_correct else WRONG
 
 
 def _changes(candidates: list[Candidate]) -> int:
@@ -44,6 +74,8 @@ def compute_metrics(
     candidates: list[Candidate],
     reflections: list[Reflection],
     final_correct: bool | None,
+    has_final: bool,
+    tentative_reached_step: int | None = None,
     truncated: bool,
     think_start: int,
     think_end: int,
@@ -71,4 +103,6 @@ def compute_metrics(
         final_correct=final_correct,
         truncated=truncated,
         overthinking_tail=(think_end - first_right.end) / span if first_right else None,
+        answer_reached_step=first_right.step if first_right else tentative_reached_step,
+        outcome=outcome_of(has_final=has_final, final_correct=final_correct, truncated=truncated),
     )
