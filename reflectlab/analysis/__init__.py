@@ -69,6 +69,9 @@ class TraceAnalysis:
     reflections: tuple[Reflection, ...]
     metrics: Metrics
     uncertainty: Uncertainty | None
+    # Offsets (into the thinking text) where a sentence inside a step opens
+    # with a strong cue: suggested step splits (see ``classify_steps``).
+    split_points: tuple[int, ...] = ()
 
     @property
     def truncated(self) -> bool:
@@ -124,7 +127,8 @@ def analyze(
     text = reasoning if ext.in_reasoning_field and reasoning is not None else response
     lower = _lowered(text)
     starts, ends = split_steps(text, ext.think_start, ext.think_end)
-    steps = classify_steps(text, lower, starts, ends, lexicon)
+    split_points: list[int] = []
+    steps = classify_steps(text, lower, starts, ends, lexicon, split_points)
     thinking = assign_steps(find_candidates(text, lower, ext.think_start, ext.think_end), starts)
     tentative = assign_steps(find_tentative(text, lower, ext.think_start, ext.think_end), starts)
     answer: list[Candidate] = []
@@ -162,4 +166,5 @@ def analyze(
         reflections=tuple(reflections),
         metrics=metrics,
         uncertainty=uncertainty(logprobs) if logprobs else None,
+        split_points=tuple(sorted(split_points)),
     )

@@ -92,7 +92,12 @@ def _start_cues(
 
 
 def _inline_cues(
-    lower: str, starts: list[int], ends: list[int], lexicon: Lexicon, best: _Best
+    lower: str,
+    starts: list[int],
+    ends: list[int],
+    lexicon: Lexicon,
+    best: _Best,
+    split_points: list[int] | None,
 ) -> set[int]:
     """Record inline cues; return the steps holding a verification cue."""
     lo, hi = starts[0], ends[-1]
@@ -122,6 +127,8 @@ def _inline_cues(
         i = bisect_right(starts, s) - 1
         if e <= ends[i]:
             _keep(best, i, _INLINE_REFLECTION, s, e)
+            if split_points is not None:
+                split_points.append(s)
     return verifying
 
 
@@ -130,15 +137,25 @@ def _squash(cue: str) -> str:
 
 
 def classify_steps(
-    text: str, lower: str, starts: list[int], ends: list[int], lexicon: Lexicon
+    text: str,
+    lower: str,
+    starts: list[int],
+    ends: list[int],
+    lexicon: Lexicon,
+    split_points: list[int] | None = None,
 ) -> list[Step]:
-    """Classify the steps ``text[starts[i]:ends[i]]``; ``lower`` is ``text.lower()``."""
+    """Classify the steps ``text[starts[i]:ends[i]]``; ``lower`` is ``text.lower()``.
+
+    ``split_points``, when given, receives the offsets where a sentence inside
+    a step opens with a ``sentence_start`` cue ("… = 4. Wait, that's off."):
+    the places an annotator most often splits a step, offered in the UI.
+    """
     n = len(starts)
     if n == 0:
         return []
     best: _Best = {}
     _start_cues(lower, starts, ends, lexicon, best)
-    verifying = _inline_cues(lower, starts, ends, lexicon, best)
+    verifying = _inline_cues(lower, starts, ends, lexicon, best, split_points)
     kinds = [EXECUTION] * n
     cues: list[str | None] = [None] * n
     cue_starts: list[int | None] = [None] * n

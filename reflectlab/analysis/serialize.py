@@ -60,6 +60,7 @@ def to_dict(analysis: TraceAnalysis) -> dict[str, Any]:
             for r in analysis.reflections
         ],
         "metrics": {k: _rounded(v) for k, v in asdict(analysis.metrics).items()},
+        "split_points": list(analysis.split_points),
     }
     if analysis.uncertainty is not None:
         u = analysis.uncertainty

@@ -113,3 +113,9 @@ def test_a_project_can_turn_the_planning_rule_off():
     lexicon = Lexicon.from_dict({"version": "no-planning", "planning": []})
     text = "Let me read it again to make sure I understand the problem."
     assert analyze(text, lexicon=lexicon).steps[0].kind == REFLECTION
+
+
+def test_mid_paragraph_cues_are_offered_as_split_points():
+    text = "So 0.25 * 16 = 4 students. Wait, that seems off.\n\nHmm. Hold on. 5 + 5 = 10."
+    analysis = analyze(text)
+    assert [text[p : p + 4] for p in analysis.split_points] == ["Wait", "Hold"]
