@@ -3,8 +3,9 @@ from __future__ import annotations
 from django import forms
 
 from reflectlab.core.ids import ID_MAX
-from reflectlab.exports.kinds import BRANCH_FILTERS, HINT_MODES, REASONING_STYLES, VARIANTS
+from reflectlab.exports.kinds import VARIANTS
 from reflectlab.exports.models import Export
+from reflectlab.exports.schemas import BRANCH_FILTERS, HINT_MODES, REASONING_STYLES
 
 
 class ExportForm(forms.Form):

@@ -1,313 +1,43 @@
-"""Export kinds (DESIGN §8): the rows each kind makes and their explicit Arrow schemas.
+"""Export kinds (DESIGN §8): the rows each kind makes and the tables (configs) it fills.
 
 A kind turns one source record (an annotation, or a trace for ``canonical``)
 into rows of one or more *configs* — the bundle's ``data/<config>/`` folders.
-Column names follow TRL; provenance rides in ``meta_*`` scalars plus one
-``meta_json`` string, and no column that changes a trainer's behaviour
-(``labels`` outside stepwise, ``label`` outside KTO/ProcessBench, ``margin``,
-``input_ids``, ``text``, ``messages`` outside SFT …) is ever emitted.
+The shared pieces live in ``schemas`` (columns), ``rows`` (row builders) and
+``splits``.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
 
-import orjson
 import pyarrow as pa
 
-from reflectlab.exports.text import (
-    assistant_message,
-    branch_parts,
-    copies_prefix,
-    paragraphs,
-    split_thinking,
+from reflectlab.exports.rows import (
+    ANNOTATION_FIELDS,
+    BRANCH_FIELDS,
+    STEP_FIELDS,
+    branch_info,
+    corrected_turns,
+    critique_prompt,
+    first_error,
+    original_turn,
+    original_wrong,
+    prompt_text,
+    prompt_turns,
+    row_meta,
+    step_texts,
+    trace_label,
+    usable_branch,
 )
-
-SCHEMA_VERSION = 1
-
-HINT_MODES = ("inline", "stripped", "user_turn")
-REASONING_STYLES = ("think_tags", "reasoning_content")
-BRANCH_FILTERS = ("correct", "finished")
-
-FORBIDDEN_COLUMNS = {"margin", "input_ids", "tools", "images", "conversations", "text"}
-
-_MSG = pa.struct([("role", pa.string()), ("content", pa.string())])
-_MSG_R = pa.struct(
-    [("role", pa.string()), ("content", pa.string()), ("reasoning_content", pa.string())]
+from reflectlab.exports.schemas import (
+    MESSAGE,
+    PROCESSBENCH_SCHEMA,
+    Config,
+    Context,
+    messages_type,
+    with_meta,
 )
-
-META_FIELDS = [
-    pa.field("meta_trace_id", pa.int64()),
-    pa.field("meta_prompt_id", pa.int64()),
-    pa.field("meta_prompt_external_id", pa.string()),
-    pa.field("meta_annotation_id", pa.int64()),
-    pa.field("meta_annotator", pa.string()),
-    pa.field("meta_model", pa.string()),
-    pa.field("meta_run_id", pa.int64()),
-    pa.field("meta_branch_trace_id", pa.int64()),
-    pa.field("meta_split", pa.string()),
-    pa.field("meta_json", pa.string()),
-]
-
-PROCESSBENCH_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string()),
-        pa.field("generator", pa.string()),
-        pa.field("problem", pa.string()),
-        pa.field("steps", pa.list_(pa.string())),
-        pa.field("final_answer_correct", pa.bool_()),
-        pa.field("label", pa.int64()),
-    ]
-)
-
-
-@dataclass(frozen=True)
-class Config:
-    """One table of an export: a bundle folder, or the single file of a plain export."""
-
-    name: str
-    schema: pa.Schema
-    description: str
-
-
-@dataclass
-class Context:
-    """An export's options, with the ones every row reads looked up once."""
-
-    options: dict[str, Any]
-    splits: list[tuple[str, float]]
-    principles: list[str] = field(default_factory=list)
-    reasoning_key: bool = field(init=False)
-    hint_mode: str = field(init=False)
-    correct_branches_only: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.reasoning_key = self.options.get("reasoning") == "reasoning_content"
-        self.hint_mode = self.options.get("hint_mode", "inline")
-        self.correct_branches_only = self.options.get("branch_filter", "correct") == "correct"
-
-
-def _schema(*fields: pa.Field) -> pa.Schema:
-    return pa.schema([*fields, *META_FIELDS])
-
-
-def _messages(ctx: Context) -> pa.DataType:
-    return pa.list_(_MSG_R if ctx.reasoning_key else _MSG)
-
-
-# --- splits --------------------------------------------------------------------
-
-
-def parse_splits(value: Any) -> list[tuple[str, float]]:
-    """``{"train": 0.9, "test": 0.1}`` → ordered (name, ratio) pairs summing to 1."""
-    if not value:
-        return [("train", 0.9), ("test", 0.1)]
-    pairs = list(value.items()) if isinstance(value, dict) else [tuple(p) for p in value]
-    out = []
-    for name, ratio in pairs:
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"Bad split name {name!r}.")
-        ratio = float(ratio)
-        if ratio < 0:
-            raise ValueError("Split ratios must be ≥ 0.")
-        out.append((name, ratio))
-    total = sum(r for _, r in out)
-    if not out or total <= 0:
-        raise ValueError("Give at least one split with a positive ratio.")
-    return [(name, ratio / total) for name, ratio in out]
-
-
-def split_of(prompt_key: str, splits: list[tuple[str, float]], seed: str = "") -> str:
-    """A split chosen by a hash of the prompt's id: every row of a problem lands together."""
-    return splitter(splits, seed)(prompt_key)
-
-
-def splitter(splits: list[tuple[str, float]], seed: str = "") -> Callable[[str], str]:
-    """``split_of`` for one export: the seed and the running ratio sums computed once."""
-    head = f"{seed}\x00".encode()
-    bounds = []
-    acc = 0.0
-    for name, ratio in splits:
-        acc += ratio
-        bounds.append((acc, name))
-    last = splits[-1][0]
-    sha256 = hashlib.sha256
-
-    def split(prompt_key: str) -> str:
-        digest = sha256(head + prompt_key.encode()).digest()
-        point = int.from_bytes(digest[:8], "big") / 2**64
-        for bound, name in bounds:
-            if point < bound:
-                return name
-        return last
-
-    return split
-
-
-# --- source fields -------------------------------------------------------------
-
-ANNOTATION_FIELDS = [
-    "id",
-    "trace_id",
-    "annotator__username",
-    "step_labels",
-    "first_error_step",
-    "error_category",
-    "hint",
-    "hint_step",
-    "branch_id",
-    "critique",
-    "verdict",
-    "violated_principles",
-    "trace__prompt_id",
-    "trace__prompt__external_id",
-    "trace__prompt__text",
-    "trace__prompt__messages",
-    "trace__external_id",
-    "trace__model_name",
-    "trace__run_id",
-    "trace__raw_response",
-    "trace__reasoning",
-    "trace__final_correct",
-    "trace__analyzer_version",
-]
-STEP_FIELDS = ["trace__analysis__steps"]
-BRANCH_FIELDS = [
-    "branch__state",
-    "branch__raw_response",
-    "branch__reasoning",
-    "branch__final_correct",
-    "branch__truncated",
-    "branch__hint",
-    "branch__branch_step",
-    "branch__continuation_prefix_chars",
-    "branch__continuation_mode",
-]
-
-
-def prompt_messages(a: dict) -> list[dict]:
-    msgs = a["trace__prompt__messages"]
-    if msgs:
-        return [
-            {"role": str(m.get("role", "user")), "content": str(m.get("content", ""))} for m in msgs
-        ]
-    return [{"role": "user", "content": a["trace__prompt__text"] or ""}]
-
-
-def prompt_text(a: dict) -> str:
-    msgs = a["trace__prompt__messages"]
-    if msgs and not a["trace__prompt__text"]:
-        users = [m.get("content", "") for m in msgs if m.get("role") == "user"]
-        return str(users[-1]) if users else ""
-    return a["trace__prompt__text"] or ""
-
-
-def _meta(a: dict, ctx: Context, split: str, extra: dict | None = None) -> dict:
-    info = {
-        "analyzer_version": a["trace__analyzer_version"],
-        "error_category": a["error_category"],
-        "final_correct": a["trace__final_correct"],
-        "first_error_step": a["first_error_step"],
-        "hint": a["hint"],
-        "hint_step": a["hint_step"],
-        "trace_external_id": a["trace__external_id"],
-        "verdict": a["verdict"],
-        "violated_principles": a["violated_principles"],
-        **(extra or {}),
-    }
-    return {
-        "meta_trace_id": a["trace_id"],
-        "meta_prompt_id": a["trace__prompt_id"],
-        "meta_prompt_external_id": a["trace__prompt__external_id"],
-        "meta_annotation_id": a["id"],
-        "meta_annotator": a["annotator__username"],
-        "meta_model": a["trace__model_name"],
-        "meta_run_id": a["trace__run_id"],
-        "meta_branch_trace_id": a["branch_id"],
-        "meta_split": split,
-        "meta_json": orjson.dumps(info, option=orjson.OPT_SORT_KEYS).decode(),
-    }
-
-
-def _original(a: dict, ctx: Context) -> dict:
-    thinking, answer = split_thinking(a["trace__raw_response"], a["trace__reasoning"])
-    return assistant_message(thinking, answer, reasoning_key=ctx.reasoning_key)
-
-
-def _usable_branch(a: dict, ctx: Context) -> bool:
-    if not a["branch_id"] or a.get("branch__state") != "ready" or not a["branch__raw_response"]:
-        return False
-    if a["branch__truncated"]:
-        return False
-    if ctx.correct_branches_only:
-        return a["branch__final_correct"] is True
-    return True
-
-
-def parent_steps(a: dict) -> list[dict] | None:
-    """The original trace's analysed steps, decoded on first use (see ``selectors``)."""
-    steps = a.get("trace__analysis__steps")
-    if isinstance(steps, str):
-        steps = a["trace__analysis__steps"] = orjson.loads(steps)
-    return steps
-
-
-def _corrected(a: dict, ctx: Context, mode: str) -> tuple[list[dict], list[dict]]:
-    """(extra prompt turns, assistant turns) of the hint-corrected trajectory."""
-    reasoning_field = bool(a["branch__reasoning"])
-    stream = a["branch__reasoning"] if reasoning_field else a["branch__raw_response"]
-    parent_stream = a["trace__reasoning"] or a["trace__raw_response"]
-    prefix_chars = a["branch__continuation_prefix_chars"]
-    parts = branch_parts(
-        branch_text=stream,
-        prefix_chars=prefix_chars,
-        hint=a["hint"] or a["branch__hint"],
-        parent_text=parent_stream,
-        # Only a branch without its prefix needs the parent's steps decoded.
-        parent_steps=None if copies_prefix(stream, prefix_chars) else parent_steps(a),
-        branch_step=a["branch__branch_step"]
-        if a["branch__branch_step"] is not None
-        else a["hint_step"],
-    )
-    key = ctx.reasoning_key
-    if mode == "user_turn":
-        cont_thinking, cont_answer = (
-            (parts.continuation.strip(), a["branch__raw_response"])
-            if reasoning_field
-            else split_thinking(parts.continuation)
-        )
-        turns = [_original(a, ctx), _user(parts.hint, ctx)]
-        return turns, [assistant_message(cont_thinking, cont_answer, reasoning_key=key)]
-    pieces = (parts.prefix, parts.hint, parts.continuation)
-    if mode == "stripped":
-        pieces = (parts.prefix, parts.continuation)
-    if reasoning_field:
-        thinking = paragraphs(*pieces)
-        answer = split_thinking(a["branch__raw_response"], thinking)[1]
-    else:
-        thinking, answer = split_thinking(paragraphs(*pieces))
-    return [], [assistant_message(thinking, answer, reasoning_key=key)]
-
-
-def _user(content: str, ctx: Context) -> dict:
-    msg = {"role": "user", "content": content}
-    if ctx.reasoning_key:
-        msg["reasoning_content"] = None
-    return msg
-
-
-def _prompt(a: dict, ctx: Context) -> list[dict]:
-    msgs = prompt_messages(a)
-    if ctx.reasoning_key:
-        for m in msgs:
-            m["reasoning_content"] = None
-    return msgs
-
-
-# --- kinds ----------------------------------------------------------------------
+from reflectlab.exports.splits import parse_splits
 
 
 class Kind:
@@ -336,45 +66,33 @@ class SftCorrected(Kind):
     needs_branch = True
 
     def configs(self, ctx):
-        msgs = _messages(ctx)
+        msgs = messages_type(ctx)
         return [
             Config(
                 "sft_corrected",
-                _schema(pa.field("messages", msgs)),
+                with_meta(pa.field("messages", msgs)),
                 "Conversational `messages`: the prompt and the hint-corrected trajectory "
                 "(prefix + hint + continuation), reasoning in the assistant turn.",
             ),
             Config(
                 "sft_corrected_prompt_completion",
-                _schema(pa.field("prompt", msgs), pa.field("completion", msgs)),
+                with_meta(pa.field("prompt", msgs), pa.field("completion", msgs)),
                 "The same trajectories as conversational `prompt` / `completion`.",
             ),
         ]
 
     def rows(self, a, ctx, split):
-        if not _usable_branch(a, ctx):
+        if not usable_branch(a, ctx):
             return
         mode = ctx.hint_mode
-        extra, completion = _corrected(a, ctx, mode)
-        prompt = _prompt(a, ctx) + extra
-        meta = _meta(a, ctx, split, {"hint_mode": mode, **_branch_info(a)})
+        extra, completion = corrected_turns(a, ctx, mode)
+        prompt = prompt_turns(a, ctx) + extra
+        meta = row_meta(a, ctx, split, {"hint_mode": mode, **branch_info(a)})
         yield "sft_corrected", {"messages": prompt + completion, **meta}
         yield (
             "sft_corrected_prompt_completion",
             {"prompt": prompt, "completion": completion, **meta},
         )
-
-
-def _branch_info(a: dict) -> dict:
-    return {
-        "branch_final_correct": a["branch__final_correct"],
-        "continuation_mode": a["branch__continuation_mode"],
-    }
-
-
-def _original_wrong(a: dict) -> bool:
-    fe = a["first_error_step"]
-    return a["trace__final_correct"] is False or (fe is not None and fe >= 0)
 
 
 class Preference(Kind):
@@ -383,11 +101,11 @@ class Preference(Kind):
     needs_branch = True
 
     def configs(self, ctx):
-        msgs = _messages(ctx)
+        msgs = messages_type(ctx)
         return [
             Config(
                 "preference",
-                _schema(
+                with_meta(
                     pa.field("prompt", msgs), pa.field("chosen", msgs), pa.field("rejected", msgs)
                 ),
                 "Explicit-prompt conversational pairs: chosen = hint-corrected trajectory, "
@@ -396,29 +114,20 @@ class Preference(Kind):
         ]
 
     def rows(self, a, ctx, split):
-        if not _usable_branch(a, ctx) or not _original_wrong(a):
+        if not usable_branch(a, ctx) or not original_wrong(a):
             return
         mode = ctx.hint_mode
-        _, chosen = _corrected(a, ctx, "stripped" if mode == "user_turn" else mode)
-        meta = _meta(a, ctx, split, {"hint_mode": mode, **_branch_info(a)})
+        _, chosen = corrected_turns(a, ctx, "stripped" if mode == "user_turn" else mode)
+        meta = row_meta(a, ctx, split, {"hint_mode": mode, **branch_info(a)})
         yield (
             "preference",
             {
-                "prompt": _prompt(a, ctx),
+                "prompt": prompt_turns(a, ctx),
                 "chosen": chosen,
-                "rejected": [_original(a, ctx)],
+                "rejected": [original_turn(a, ctx)],
                 **meta,
             },
         )
-
-
-def trace_label(a: dict) -> bool | None:
-    """Whole-trace judgement: the verdict, else "no error", else the graded answer."""
-    if a["verdict"]:
-        return a["verdict"] == "correct"
-    if a["first_error_step"] is not None:
-        return a["first_error_step"] == -1
-    return a["trace__final_correct"]
 
 
 class Unpaired(Kind):
@@ -427,11 +136,11 @@ class Unpaired(Kind):
     needs_branch = True
 
     def configs(self, ctx):
-        msgs = _messages(ctx)
+        msgs = messages_type(ctx)
         return [
             Config(
                 "unpaired",
-                _schema(
+                with_meta(
                     pa.field("prompt", msgs),
                     pa.field("completion", msgs),
                     pa.field("label", pa.bool_()),
@@ -447,10 +156,10 @@ class Unpaired(Kind):
             yield (
                 "unpaired",
                 {
-                    "prompt": _prompt(a, ctx),
-                    "completion": [_original(a, ctx)],
+                    "prompt": prompt_turns(a, ctx),
+                    "completion": [original_turn(a, ctx)],
                     "label": label,
-                    **_meta(a, ctx, split, {"source": "trace"}),
+                    **row_meta(a, ctx, split, {"source": "trace"}),
                 },
             )
         if (
@@ -460,35 +169,16 @@ class Unpaired(Kind):
             and not a["branch__truncated"]
         ):
             mode = ctx.hint_mode
-            _, completion = _corrected(a, ctx, "stripped" if mode == "user_turn" else mode)
+            _, completion = corrected_turns(a, ctx, "stripped" if mode == "user_turn" else mode)
             yield (
                 "unpaired",
                 {
-                    "prompt": _prompt(a, ctx),
+                    "prompt": prompt_turns(a, ctx),
                     "completion": completion,
                     "label": a["branch__final_correct"],
-                    **_meta(a, ctx, split, {"source": "branch", **_branch_info(a)}),
+                    **row_meta(a, ctx, split, {"source": "branch", **branch_info(a)}),
                 },
             )
-
-
-def first_error(a: dict) -> int | None:
-    """The first wrong step: the annotated index, else the first step labelled -1."""
-    labels = a["step_labels"] or {}
-    bad = [int(k) for k, v in labels.items() if v == -1]
-    fe = a["first_error_step"]
-    if fe is not None and fe >= 0:
-        return min([fe, *bad])
-    if bad:
-        return min(bad)
-    if fe == -1:
-        return -1
-    return None
-
-
-def step_texts(a: dict) -> list[str]:
-    stream = a["trace__reasoning"] or a["trace__raw_response"]
-    return [stream[s["start"] : s["end"]] for s in parent_steps(a) or []]
 
 
 class Stepwise(Kind):
@@ -499,7 +189,7 @@ class Stepwise(Kind):
         return [
             Config(
                 "stepwise",
-                _schema(
+                with_meta(
                     pa.field("prompt", pa.string()),
                     pa.field("completions", pa.list_(pa.string())),
                     pa.field("labels", pa.list_(pa.bool_())),
@@ -536,7 +226,7 @@ class Stepwise(Kind):
                 "prompt": prompt_text(a),
                 "completions": cut,
                 "labels": labels,
-                **_meta(a, ctx, split),
+                **row_meta(a, ctx, split),
             },
         )
         final = a["trace__final_correct"]
@@ -553,37 +243,21 @@ class Stepwise(Kind):
         )
 
 
-CRITIQUE_INSTRUCTION = (
-    "Review the solution below step by step. Point out the first mistake, if any, "
-    "and end with 'Conclusion: right' or 'Conclusion: wrong'."
-)
-
-
-def critique_prompt(a: dict, ctx: Context) -> str:
-    thinking, answer = split_thinking(a["trace__raw_response"], a["trace__reasoning"])
-    parts = [CRITIQUE_INSTRUCTION]
-    if ctx.principles:
-        parts.append("Principles:\n" + "\n".join(f"- {p}" for p in ctx.principles))
-    parts.append(f"Problem:\n{prompt_text(a)}")
-    parts.append(f"Solution:\n{paragraphs(thinking, answer)}")
-    return "\n\n".join(parts)
-
-
 class Critique(Kind):
     name = "critique"
 
     def configs(self, ctx):
-        msgs = pa.list_(_MSG)
+        msgs = pa.list_(MESSAGE)
         return [
             Config(
                 "critique",
-                _schema(pa.field("prompt", msgs), pa.field("completion", msgs)),
+                with_meta(pa.field("prompt", msgs), pa.field("completion", msgs)),
                 "Critique SFT: the judge prompt and the expert critique ending "
                 "'Conclusion: right/wrong'.",
             ),
             Config(
                 "critique_rl",
-                _schema(pa.field("prompt", msgs), pa.field("ground_truth_judgment", pa.string())),
+                with_meta(pa.field("prompt", msgs), pa.field("ground_truth_judgment", pa.string())),
                 "Critique RL rows: the judge prompt and `ground_truth_judgment` (right/wrong).",
             ),
         ]
@@ -598,7 +272,7 @@ class Critique(Kind):
                 f"- {p}" for p in a["violated_principles"]
             )
         prompt = [{"role": "user", "content": critique_prompt(a, ctx)}]
-        meta = _meta(a, ctx, split)
+        meta = row_meta(a, ctx, split)
         completion = [{"role": "assistant", "content": f"{text}\n\nConclusion: {judgment}"}]
         yield "critique", {"prompt": prompt, "completion": completion, **meta}
         yield "critique_rl", {"prompt": prompt, "ground_truth_judgment": judgment, **meta}
@@ -641,28 +315,3 @@ VARIANTS = {
     kind.name: [c.name for c in kind.configs(Context({}, parse_splits(None)))]
     for kind in KINDS.values()
 }
-OPENAI_KINDS = {"sft_corrected", "preference"}
-
-
-def openai_row(config: str, row: dict) -> dict | None:
-    """OpenAI fine-tuning shapes: SFT ``messages`` with ``weight``, DPO pairs."""
-
-    def plain(m: dict) -> dict:
-        return {"role": m["role"], "content": m["content"]}
-
-    if config == "sft_corrected":
-        msgs = row["messages"]
-        last = max(i for i, m in enumerate(msgs) if m["role"] == "assistant")
-        return {
-            "messages": [
-                {**plain(m), "weight": int(i == last)} if m["role"] == "assistant" else plain(m)
-                for i, m in enumerate(msgs)
-            ]
-        }
-    if config == "preference":
-        return {
-            "input": {"messages": [plain(m) for m in row["prompt"]]},
-            "preferred_output": [plain(m) for m in row["chosen"]],
-            "non_preferred_output": [plain(m) for m in row["rejected"]],
-        }
-    return None

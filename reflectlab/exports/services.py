@@ -2,60 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import shutil
-import time
 import uuid
-from contextlib import closing
-from pathlib import Path
 from typing import Any
 
-import orjson
 from django.db import transaction
 from django.utils import timezone
 
-import reflectlab
-from reflectlab.exports import selectors
-from reflectlab.exports.kinds import (
-    BRANCH_FILTERS,
-    HINT_MODES,
-    KINDS,
-    OPENAI_KINDS,
-    REASONING_STYLES,
-    SCHEMA_VERSION,
-    VARIANTS,
-    Config,
-    Context,
-    Kind,
-    openai_row,
-    parse_splits,
-    splitter,
-)
+from reflectlab.exports.build import ExportCancelled, export_build
+from reflectlab.exports.kinds import VARIANTS
 from reflectlab.exports.models import Export
-from reflectlab.exports.writers import (
-    JsonlSink,
-    ParquetSink,
-    dataset_card,
-    sha256_file,
-    write_zip,
-)
+from reflectlab.exports.openai_format import OPENAI_KINDS
+from reflectlab.exports.schemas import BRANCH_FILTERS, HINT_MODES, REASONING_STYLES
+from reflectlab.exports.splits import parse_splits
 from reflectlab.projects.models import Project
-from reflectlab.traces.models import Trace
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 256
-PROGRESS_SECONDS = 0.5
 FILTER_KEYS = ("accepted_only", "model", "run", "annotator", "date_from", "date_to", "exclude_gold")
-
-
-class ExportCancelled(Exception):
-    pass
-
-
-def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
 
 
 # --- validation ---------------------------------------------------------------
@@ -88,8 +55,6 @@ def export_normalize(
         out_filters["run"] = int(filters["run"])
     for key in ("date_from", "date_to"):
         if key in filters:
-            import datetime as dt
-
             out_filters[key] = dt.date.fromisoformat(str(filters[key])).isoformat()
 
     options = dict(options or {})
@@ -180,7 +145,7 @@ def export_execute(*, export_id: int) -> None:
     work = export.directory / f".tmp-{uuid.uuid4().hex}"
     work.mkdir()
     try:
-        result = _build(export, work)
+        result = export_build(export=export, work=work)
         final = export.directory / result["file_name"]
         os.replace(work / result["file_name"], final)
         final.chmod(0o444)
@@ -207,316 +172,3 @@ def export_execute(*, export_id: int) -> None:
     )
     if not done and Export.objects.filter(pk=export_id, state=Export.State.CANCELLED).exists():
         final.unlink(missing_ok=True)  # cancelled at the last moment: keep nothing
-
-
-# --- building -------------------------------------------------------------------
-
-
-class _Progress:
-    """Reports progress at most every ``PROGRESS_SECONDS`` (a commit costs milliseconds)."""
-
-    def __init__(self, export_id: int):
-        self.export_id = export_id
-        self.done = 0
-        self.last = time.monotonic()
-
-    def tick(self) -> None:
-        self.done += 1
-        if self.done % PROGRESS_EVERY == 0 and time.monotonic() - self.last >= PROGRESS_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        # One query both reports progress and notices a cancellation.
-        alive = Export.objects.filter(pk=self.export_id, state=Export.State.RUNNING).update(
-            rows_done=self.done
-        )
-        self.last = time.monotonic()
-        if not alive:
-            raise ExportCancelled
-
-
-class _Route:
-    """The writer of one (config, split) and its row count; ``write`` None: not exported."""
-
-    __slots__ = ("rows", "write")
-
-    def __init__(self, write: Any):
-        self.write = write
-        self.rows = 0
-
-
-class _Sinks:
-    """Open files per (config, split), created on first row."""
-
-    def __init__(self, work: Path, export: Export, configs: dict[str, Config]):
-        self.work = work
-        self.export = export
-        self.configs = configs
-        self.open: dict[tuple[str, str], list] = {}
-        self.bundle = export.format == Export.Format.BUNDLE
-        self.plain_config = export.options.get("variant")
-
-    def paths(self, config: str, split: str) -> list[tuple[str, str]]:
-        if self.bundle:
-            return [
-                ("parquet", f"data/{config}/{split}-00000-of-00001.parquet"),
-                ("jsonl", f"jsonl/{config}/{split}.jsonl"),
-            ]
-        return [(self.plain_kind, self.plain_name)]
-
-    @property
-    def plain_kind(self) -> str:
-        return "parquet" if self.export.format == Export.Format.PARQUET else "jsonl"
-
-    @property
-    def plain_name(self) -> str:
-        suffix = {"jsonl": "jsonl", "parquet": "parquet", "openai": "openai.jsonl"}
-        return f"{self.plain_config}.{suffix[self.export.format]}"
-
-    def _sinks(self, config: str, split: str) -> list:
-        key = (config, split) if self.bundle else ("", "")
-        if key not in self.open:
-            sinks = []
-            for fmt, rel in self.paths(config, split):
-                path = self.work / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                sink = (
-                    ParquetSink(path, self.configs[config].schema)
-                    if fmt == "parquet"
-                    else JsonlSink(path)
-                )
-                sinks.append((fmt, rel, sink))
-            self.open[key] = sinks
-        return self.open[key]
-
-    def route(self, config: str, split: str) -> _Route:
-        """Where rows of (config, split) go; made once per pair, then reused for every row."""
-        if not self.bundle and config != self.plain_config:
-            return _Route(None)
-        sinks = self._sinks(config, split)
-        if self.export.format == Export.Format.OPENAI:
-            sink = sinks[0][2]
-            return _Route(lambda row, nested=None: sink.write(openai_row(config, row)))
-        if len(sinks) == 1 and sinks[0][0] == "parquet":
-            write = sinks[0][2].write
-            return _Route(lambda row, nested=None: write(row))
-        if len(sinks) == 1:  # JSONL: canonical records go nested, not as a JSON string
-            write = sinks[0][2].write
-            return _Route(lambda row, nested=None: write(row if nested is None else nested))
-
-        def write_all(row: dict[str, Any], nested: Any = None) -> None:
-            for fmt, _rel, sink in sinks:
-                sink.write(nested if fmt == "jsonl" and nested is not None else row)
-
-        return _Route(write_all)
-
-    def abort(self) -> None:
-        for sinks in self.open.values():
-            for _fmt, _rel, sink in sinks:
-                sink.abort()
-
-    def close(self) -> dict[tuple[str, str], list]:
-        if not self.bundle and not self.open:
-            self._sinks(self.plain_config, "")  # an empty export is still a valid file
-        for sinks in self.open.values():
-            for _fmt, _rel, sink in sinks:
-                sink.close()
-        return self.open
-
-
-def canonical_record(trace: Trace) -> dict[str, Any]:
-    def trace_fields(t: Trace) -> dict[str, Any]:
-        return {
-            f.attname: getattr(t, f.attname)
-            for f in Trace._meta.concrete_fields
-            if f.attname not in {"project_id"}
-        }
-
-    annotations = []
-    for a in trace.export_annotations:
-        fields = {
-            f.attname: getattr(a, f.attname)
-            for f in type(a)._meta.concrete_fields
-            if f.attname not in {"project_id", "trace_id"}
-        }
-        fields["annotator"] = a.annotator.username
-        if hasattr(a, "export_reviews"):
-            fields["reviews"] = [
-                {
-                    **{
-                        f.attname: getattr(r, f.attname)
-                        for f in type(r)._meta.concrete_fields
-                        if f.attname not in {"project_id", "annotation_id"}
-                    },
-                    "reviewer": r.reviewer.username,
-                }
-                for r in a.export_reviews
-            ]
-        annotations.append(fields)
-    prompt = trace.prompt
-    return {
-        "prompt": {
-            "id": prompt.pk,
-            "external_id": prompt.external_id,
-            "text": prompt.text,
-            "messages": prompt.messages,
-            "reference_answer": prompt.reference_answer,
-            "metadata": prompt.metadata,
-        },
-        "trace": trace_fields(trace),
-        "annotations": annotations,
-        "branches": [trace_fields(b) for b in trace.export_branches],
-        "schema_version": SCHEMA_VERSION,
-    }
-
-
-def _build(export: Export, work: Path) -> dict[str, Any]:
-    project = export.project
-    options, filters = export.options, export.filters
-    splits = list(parse_splits(options["splits"]))
-    seed = options.get("seed", "")
-    kinds: list[Kind] = (
-        list(KINDS.values()) if export.kind == Export.Kind.ALL else [KINDS[export.kind]]
-    )
-    ctx = Context(options=options, splits=splits, principles=list(project.principles or []))
-    configs = {c.name: c for kind in kinds for c in kind.configs(ctx)}
-    sinks = _Sinks(work, export, configs)
-    progress = _Progress(export.pk)
-    routes: dict[tuple[str, str], _Route] = {}
-
-    def emit(config: str, split: str, row: dict[str, Any], nested: Any = None) -> None:
-        route = routes.get((config, split))
-        if route is None:
-            route = routes[config, split] = sinks.route(config, split)
-        if route.write is not None:
-            route.write(row, nested)
-            route.rows += 1
-
-    row_kinds = [k for k in kinds if k.source == "annotations"]
-    wants_canonical = any(k.source == "traces" for k in kinds)
-    if sinks.plain_config:
-        row_kinds = [k for k in row_kinds if sinks.plain_config in VARIANTS[k.name]]
-    total = 0
-    if row_kinds:
-        total += selectors.annotations_for(project=project, filters=filters).count()
-    if wants_canonical:
-        total += selectors.traces_for(project=project, filters=filters).count()
-    Export.objects.filter(pk=export.pk).update(rows_total=total)
-
-    try:
-        split_for = splitter(splits, seed)
-        if row_kinds:
-            fields = sorted({f for k in row_kinds for f in k.fields()})
-            tick = progress.tick
-            # The hottest loop of an export: ``emit`` inlined, one dict look-up a row.
-            with closing(
-                selectors.annotation_rows(project=project, filters=filters, fields=fields)
-            ) as annotations:
-                for a in annotations:
-                    split = split_for(a["trace__prompt__external_id"])
-                    for kind in row_kinds:
-                        for config, row in kind.rows(a, ctx, split):
-                            route = routes.get((config, split))
-                            if route is None:
-                                route = routes[config, split] = sinks.route(config, split)
-                            if route.write is not None:
-                                route.write(row)
-                                route.rows += 1
-                    tick()
-        if wants_canonical:
-            for trace in selectors.trace_records(project=project, filters=filters):
-                split = split_for(trace.prompt.external_id)
-                record = canonical_record(trace)
-                flat = {
-                    "trace_id": trace.pk,
-                    "prompt_external_id": trace.prompt.external_id,
-                    "meta_split": split,
-                    "record": orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode(),
-                }
-                emit("canonical", split, flat, nested=record)
-                progress.tick()
-        progress.flush()
-        opened = sinks.close()
-    except BaseException:
-        sinks.abort()  # end writer threads and close files; the folder is removed
-        raise
-    counts: dict[str, dict[str, int]] = {}
-    for (config, split), route in routes.items():  # first-seen order, as before
-        if route.write is not None:
-            counts.setdefault(config, {})[split] = route.rows
-
-    files = []
-    for (config, split), entries in sorted(opened.items()):
-        for _fmt, rel, sink in entries:
-            path = work / rel
-            files.append(
-                {
-                    "path": rel,
-                    "config": config or sinks.plain_config,
-                    "split": split or None,
-                    "rows": sink.rows,
-                    "bytes": path.stat().st_size,
-                    "sha256": sink.sha256 or sha256_file(path),
-                }
-            )
-    files.sort(key=lambda f: f["path"])
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "app_version": reflectlab.__version__,
-        "kind": export.kind,
-        "format": export.format,
-        "filters": filters,
-        "options": options,
-        "counts": counts,
-        "files": files,
-    }
-    if not sinks.bundle:
-        return {
-            "file_name": sinks.plain_name,
-            "files": files,
-            "counts": counts,
-            "rows_done": progress.done,
-            "sha256": files[0]["sha256"],
-        }
-
-    card_configs = []
-    for name, config in configs.items():
-        parts = [
-            (split, f"data/{name}/{split}-00000-of-00001.parquet")
-            for split, _ in splits
-            if counts.get(name, {}).get(split)
-        ]
-        if parts:
-            card_configs.append({"name": name, "description": config.description, "files": parts})
-    default = export.kind if export.kind != Export.Kind.ALL else None
-    if default not in {c["name"] for c in card_configs}:
-        default = card_configs[0]["name"] if card_configs else None
-    readme = dataset_card(
-        title=f"{project.name} — {export.get_kind_display()}",
-        configs=card_configs,
-        default=default,
-        manifest=manifest,
-    )
-    (work / "README.md").write_text(readme, encoding="utf-8")
-    files.append(
-        {
-            "path": "README.md",
-            "config": None,
-            "split": None,
-            "rows": 0,
-            "bytes": (work / "README.md").stat().st_size,
-            "sha256": sha256_file(work / "README.md"),
-        }
-    )
-    (work / "manifest.json").write_bytes(_dumps(manifest))
-    entries = [("README.md", work / "README.md"), ("manifest.json", work / "manifest.json")]
-    entries += [(f["path"], work / f["path"]) for f in files if f["path"] != "README.md"]
-    name = f"{export.kind}-bundle.zip"
-    write_zip(work / name, entries)
-    return {
-        "file_name": name,
-        "files": files,
-        "counts": counts,
-        "rows_done": progress.done,
-        "sha256": sha256_file(work / name),
-    }

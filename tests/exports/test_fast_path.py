@@ -6,6 +6,7 @@ import pytest
 from django.db import connection, transaction
 
 from reflectlab.exports import selectors, services
+from reflectlab.exports.build import export_build
 from reflectlab.exports.models import Export
 from tests.exports.factories import AnnotationFactory, corrected_annotation
 from tests.factories import MembershipFactory, ProjectFactory, TraceFactory, UserFactory
@@ -19,7 +20,7 @@ def build(project, user, tmp_path, name, kind, fmt):
     export = Export.objects.select_related("project").get(pk=export.pk)
     work = tmp_path / name
     work.mkdir()
-    result = services._build(export, work)
+    result = export_build(export=export, work=work)
     return result, (work / result["file_name"]).read_bytes()
 
 

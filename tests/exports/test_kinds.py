@@ -6,14 +6,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from reflectlab.exports.kinds import (
-    FORBIDDEN_COLUMNS,
-    KINDS,
-    VARIANTS,
-    Context,
-    parse_splits,
-    split_of,
-)
+from reflectlab.exports.kinds import KINDS, VARIANTS
+from reflectlab.exports.schemas import FORBIDDEN_COLUMNS, Context
+from reflectlab.exports.splits import parse_splits, split_of
 from tests.exports.factories import (
     HINT,
     AnnotationFactory,

@@ -11,7 +11,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from reflectlab.exports import services
+from reflectlab.exports import build, services
 from reflectlab.exports.kinds import Stepwise
 from reflectlab.exports.models import Export
 from tests.exports.factories import AnnotationFactory, corrected_annotation
@@ -82,13 +82,13 @@ def test_cancelled_export_leaves_no_file(data, project, user, monkeypatch):
     export = services.export_create(
         project=project, user=user, kind="all", format="bundle", enqueue=False
     )
-    original = services._Progress.flush
+    original = build.Progress.flush
 
     def cancel_then_flush(self):
         services.export_cancel(export=export)
         original(self)
 
-    monkeypatch.setattr(services._Progress, "flush", cancel_then_flush)
+    monkeypatch.setattr(build.Progress, "flush", cancel_then_flush)
     services.export_execute(export_id=export.pk)
     export.refresh_from_db()
     assert export.state == "cancelled"

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from reflectlab.exports.kinds import KINDS, Context, parse_splits
+from reflectlab.exports.kinds import KINDS
+from reflectlab.exports.schemas import Context
+from reflectlab.exports.splits import parse_splits
 from tests.exports.factories import AnnotationFactory, corrected_annotation
 from tests.factories import PromptFactory, TraceFactory
 
