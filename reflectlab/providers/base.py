@@ -6,16 +6,15 @@ raises a :class:`ProviderError` that says whether trying again may help
 4xx, malformed JSON, empty ``choices``). Retrying, concurrency limits and
 persistence are the caller's job (``reflectlab.runs``), so a provider stays a
 plain, synchronous, thread-safe object that can be tested on its own.
+
+This module is the interface only; ``registry`` maps a config's provider kind
+to the class that serves it.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from reflectlab.providers.models import ModelConfig
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -107,53 +106,3 @@ class Provider(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def api_key_for(config: ModelConfig) -> str | None:
-    """Read the key from the environment variable the config names.
-
-    The key never leaves this process: it is not stored, logged or returned.
-    """
-    if not config.api_key_env:
-        return None
-    return os.environ.get(config.api_key_env) or None
-
-
-def sampling_for(config: ModelConfig) -> Sampling:
-    return Sampling(
-        model=config.model,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        max_tokens=config.max_tokens,
-        seed=config.seed,
-        logprobs=config.logprobs,
-        top_logprobs=config.top_logprobs,
-        extra_body=dict(config.extra_body or {}),
-    )
-
-
-def provider_for(config: ModelConfig) -> Provider:
-    """Build the provider a config asks for (import is lazy: transformers is optional)."""
-    from reflectlab.providers.models import ModelConfig
-
-    if config.provider == ModelConfig.Provider.HF_LOCAL:
-        from reflectlab.providers.hf_local import HFLocalProvider
-
-        return HFLocalProvider(model_path=config.model)
-    from reflectlab.providers.openai_http import OpenAIHttpProvider
-
-    return OpenAIHttpProvider(
-        base_url=config.base_url,
-        api_key=api_key_for(config),
-        timeout=config.timeout_seconds,
-        max_connections=max(1, config.max_concurrency),
-    )
-
-
-def endpoint_key(config: ModelConfig) -> str:
-    """What the per-endpoint concurrency limit counts against."""
-    from reflectlab.providers.models import ModelConfig
-
-    if config.provider == ModelConfig.Provider.HF_LOCAL:
-        return f"hf_local:{config.model}"[:300]
-    return config.base_url.rstrip("/").lower()[:300]

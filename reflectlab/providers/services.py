@@ -9,8 +9,10 @@ from typing import Any
 from django.db import transaction
 
 from reflectlab.projects.models import Project
-from reflectlab.providers.base import ProviderError, api_key_for
+from reflectlab.providers.base import ProviderError
 from reflectlab.providers.models import ModelConfig
+from reflectlab.providers.openai_http import OpenAIHttpProvider
+from reflectlab.providers.registry import api_key_for
 from reflectlab.runs import conf
 
 
@@ -57,8 +59,6 @@ def model_config_test(*, config: ModelConfig, timeout: float | None = None) -> C
         note = f" ({config.api_key_env} is not set in the web process; workers may still have it.)"
     else:
         note = ""
-    from reflectlab.providers.openai_http import OpenAIHttpProvider
-
     provider = OpenAIHttpProvider(
         base_url=config.base_url, api_key=api_key_for(config), timeout=timeout, max_connections=1
     )

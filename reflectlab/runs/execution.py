@@ -45,9 +45,9 @@ from reflectlab.providers.base import (
     GenerationRequest,
     Provider,
     ProviderError,
-    sampling_for,
 )
 from reflectlab.providers.models import ModelConfig
+from reflectlab.providers.registry import endpoint_key, sampling_for
 from reflectlab.runs import conf, leases
 from reflectlab.runs.models import Run, RunItem
 from reflectlab.traces.models import Trace
@@ -100,7 +100,7 @@ class Executor:
         self.threads = threads
         self.holder = leases.new_holder()
         self.slots = leases.SlotBlock(
-            leases.EndpointSemaphore(_endpoint(self.config), self.config.max_concurrency),
+            leases.EndpointSemaphore(endpoint_key(self.config), self.config.max_concurrency),
             self.holder,
             want=threads,
         )
@@ -381,9 +381,3 @@ class Executor:
             latency_ms=generation.latency_ms,
         )
         return trace_analyze(trace=trace, save=False)  # analysed on arrival
-
-
-def _endpoint(config: ModelConfig) -> str:
-    from reflectlab.providers.base import endpoint_key
-
-    return endpoint_key(config)

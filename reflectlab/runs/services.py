@@ -44,11 +44,9 @@ from reflectlab.providers.base import (
     PermanentProviderError,
     Provider,
     ProviderError,
-    endpoint_key,
-    provider_for,
-    sampling_for,
 )
 from reflectlab.providers.models import ModelConfig
+from reflectlab.providers.registry import endpoint_key, provider_for, sampling_for
 from reflectlab.runs import conf, leases
 from reflectlab.runs.execution import backoff_seconds, chat_messages
 from reflectlab.runs.models import Run, RunItem
