@@ -8,7 +8,6 @@ the result into compact JSON-ready data for storage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from reflectlab.analysis.answers import (
@@ -24,6 +23,7 @@ from reflectlab.analysis.grade import grade as grade_answer
 from reflectlab.analysis.lexicon import Lexicon
 from reflectlab.analysis.metrics import Metrics, compute_metrics
 from reflectlab.analysis.reflections import Reflection, label_reflections
+from reflectlab.analysis.result import TraceAnalysis
 from reflectlab.analysis.serialize import to_dict
 from reflectlab.analysis.steps import split_steps
 from reflectlab.analysis.uncertainty import Uncertainty, uncertainty
@@ -50,32 +50,6 @@ __all__ = [
 def analyzer_version(lexicon: Lexicon | None = None) -> str:
     """What produced an analysis: analyser and lexicon version, e.g. ``"1+lex1"``."""
     return f"{ANALYZER_VERSION}+lex{(lexicon or Lexicon.default()).version}"
-
-
-@dataclass(frozen=True, slots=True)
-class TraceAnalysis:
-    """Offsets of steps and thinking candidates index ``thinking_text``
-    (the response, or the reasoning field); answer-section candidates
-    (``step is None``) index the response."""
-
-    version: str
-    extraction: Extraction
-    steps: tuple[Step, ...]
-    episodes: tuple[tuple[int, int], ...]
-    candidates: tuple[Candidate, ...]
-    tentative: tuple[Candidate, ...]
-    final_answer: Candidate | None
-    final_correct: bool | None
-    reflections: tuple[Reflection, ...]
-    metrics: Metrics
-    uncertainty: Uncertainty | None
-    # Offsets (into the thinking text) where a sentence inside a step opens
-    # with a strong cue: suggested step splits (see ``classify_steps``).
-    split_points: tuple[int, ...] = ()
-
-    @property
-    def truncated(self) -> bool:
-        return self.extraction.truncated
 
 
 def _lowered(text: str) -> str:

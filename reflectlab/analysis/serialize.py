@@ -7,11 +7,10 @@ reasoning field, see ``extraction.source``), which is kept byte-for-byte.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from reflectlab.analysis import TraceAnalysis
-    from reflectlab.analysis.answers import Candidate
+from reflectlab.analysis.answers import Candidate
+from reflectlab.analysis.result import TraceAnalysis
 
 _ROUND = 4
 
