@@ -1,9 +1,9 @@
-"""Prompt writes and the import job that feeds prompts and traces in."""
+"""The import job that feeds prompts and traces in (prompt rows: ``writes``)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import IO, Any
 
 from django.conf import settings
@@ -12,39 +12,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from reflectlab.projects.models import Project
-from reflectlab.prompts.models import ImportJob, Prompt
+from reflectlab.prompts.models import ImportJob
 from reflectlab.prompts.parsing import PROMPT_TARGETS, TRACE_TARGETS, Mapping, parse_file
+from reflectlab.prompts.writes import prompts_upsert
+from reflectlab.traces.services import traces_write
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 MAX_REPORTED_ERRORS = 1000
-
-
-def prompts_upsert(
-    *, project: Project, records: Iterable[dict[str, Any]]
-) -> tuple[dict[str, int], int]:
-    """Create the prompts not yet in the project; return ``{external_id: pk}`` and the count created.
-
-    Existing prompts are left untouched, so re-importing a file changes nothing.
-    """
-    by_id: dict[str, dict[str, Any]] = {}
-    for record in records:
-        by_id.setdefault(record["external_id"], record)
-    existing = dict(
-        Prompt.objects.filter(project=project, external_id__in=list(by_id)).values_list(
-            "external_id", "pk"
-        )
-    )
-    new = [Prompt(project=project, **r) for key, r in by_id.items() if key not in existing]
-    Prompt.objects.bulk_create(new, batch_size=BATCH_SIZE, ignore_conflicts=True)
-    if new:
-        existing |= dict(
-            Prompt.objects.filter(
-                project=project, external_id__in=[p.external_id for p in new]
-            ).values_list("external_id", "pk")
-        )
-    return existing, len(new)
 
 
 def _write_prompts(project: Project, records: list[dict[str, Any]]) -> tuple[int, int]:
@@ -54,8 +30,6 @@ def _write_prompts(project: Project, records: list[dict[str, Any]]) -> tuple[int
 
 def _writer_for(kind: str) -> Callable[[Project, list[dict[str, Any]]], tuple[int, int]]:
     if kind == ImportJob.Kind.TRACES:
-        from reflectlab.traces.services import traces_write
-
         return lambda project, records: traces_write(project=project, records=records)
     return _write_prompts
 

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from reflectlab import analysis
 from reflectlab.projects.models import Project
-from reflectlab.prompts.services import prompts_upsert
+from reflectlab.prompts.writes import prompts_upsert
 from reflectlab.traces.analysis import ANALYSIS_FIELDS, analysis_columns, lexicon_for
 from reflectlab.traces.models import Trace
 
