@@ -8,6 +8,8 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from reflectlab.celery import app
+
 
 @login_required
 @require_GET
@@ -26,8 +28,6 @@ def _database_status() -> str:
 
 
 def _broker_status() -> str:
-    from reflectlab.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

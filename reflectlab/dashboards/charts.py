@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
+from django.db.models import Max
 
+from reflectlab.annotations.models import Annotation
 from reflectlab.dashboards import figures, selectors
 from reflectlab.dashboards.selectors import Filters
 from reflectlab.projects.models import Project, Role
+from reflectlab.traces.models import Trace
 
 Rows = list[dict[str, Any]]
 KIND_COLUMNS = ("model", "kind", "transition", "reflections", "model_traces")
@@ -193,11 +196,6 @@ class RowCache:
 
     def version(self) -> str:
         if self._version is None:
-            from django.db.models import Max
-
-            from reflectlab.annotations.models import Annotation
-            from reflectlab.traces.models import Trace
-
             newest = Trace.objects.filter(project=self.project).aggregate(m=Max("id"))["m"]
             # updated_at, not id: a submitted or reviewed annotation changes the charts too.
             notes = Annotation.objects.filter(project=self.project).aggregate(m=Max("updated_at"))[

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
     Avg,
@@ -44,6 +45,8 @@ from django.utils import timezone
 
 from reflectlab.annotations.models import Annotation
 from reflectlab.projects.models import Project
+from reflectlab.review import agreement as stats
+from reflectlab.review import selectors as review_selectors
 from reflectlab.traces.models import Trace
 
 # CALM (Hint size, DESIGN §10): hints change fewer than 2.6 % of the tokens.
@@ -546,11 +549,6 @@ def agreement(*, project: Project, filters: Filters) -> list[dict[str, Any]]:
     submitted annotations of traces the filters select — annotations, not
     traces, and only items with two or more ratings count.
     """
-    from django.contrib.auth import get_user_model
-
-    from reflectlab.review import agreement as stats
-    from reflectlab.review import selectors as review_selectors
-
     ratings = review_selectors.project_ratings(project=project)
     if filters != Filters():
         chosen = set(

@@ -18,6 +18,7 @@ from django.db.models.functions import Cast
 from reflectlab.annotations.models import Annotation
 from reflectlab.exports.models import Export
 from reflectlab.projects.models import Project
+from reflectlab.review.models import GoldItem, Review
 from reflectlab.traces.models import Trace
 
 CHUNK_SIZE = 5000
@@ -25,15 +26,6 @@ CHUNK_SIZE = 5000
 
 def export_list(*, project: Project) -> QuerySet[Export]:
     return Export.objects.filter(project=project).select_related("created_by")
-
-
-def _gold_trace_ids(project: Project) -> QuerySet | None:
-    """Gold (quality-control) traces, when the review app provides them."""
-    try:
-        from reflectlab.review.models import GoldItem
-    except ImportError:  # the review app is optional for exports
-        return None
-    return GoldItem.objects.filter(project=project).values("trace_id")
 
 
 def annotations_for(*, project: Project, filters: dict[str, Any]) -> QuerySet[Annotation]:
@@ -52,9 +44,8 @@ def annotations_for(*, project: Project, filters: dict[str, Any]) -> QuerySet[An
     if filters.get("date_to"):
         qs = qs.filter(created_at__date__lte=dt.date.fromisoformat(filters["date_to"]))
     if filters.get("exclude_gold", True):
-        gold = _gold_trace_ids(project)
-        if gold is not None:
-            qs = qs.exclude(trace_id__in=gold)
+        gold = GoldItem.objects.filter(project=project).values("trace_id")
+        qs = qs.exclude(trace_id__in=gold)
     return qs.order_by("id")
 
 
@@ -194,18 +185,13 @@ def traces_for(*, project: Project, filters: dict[str, Any]) -> QuerySet[Trace]:
 
 def trace_records(*, project: Project, filters: dict[str, Any]) -> Iterator[Trace]:
     annotated = annotations_for(project=project, filters=filters).select_related("annotator")
-    try:
-        from reflectlab.review.models import Review
-    except ImportError:  # the review app is optional for exports
-        Review = None
-    if Review is not None:
-        annotated = annotated.prefetch_related(
-            Prefetch(
-                "reviews",
-                queryset=Review.objects.order_by("id").select_related("reviewer"),
-                to_attr="export_reviews",
-            )
+    annotated = annotated.prefetch_related(
+        Prefetch(
+            "reviews",
+            queryset=Review.objects.order_by("id").select_related("reviewer"),
+            to_attr="export_reviews",
         )
+    )
     return (
         traces_for(project=project, filters=filters)
         .select_related("prompt")

@@ -9,6 +9,8 @@ from rest_framework.views import APIView
 from reflectlab.core.access import project_for
 from reflectlab.projects import selectors, services
 from reflectlab.projects.models import Membership, Project, Role
+from reflectlab.review.policy import QueuePolicy
+from reflectlab.review.services import queue_policy_set
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -44,8 +46,6 @@ class ProjectSerializer(serializers.ModelSerializer):
         return value
 
     def validate_queue_policy(self, value):
-        from reflectlab.review.policy import QueuePolicy
-
         try:
             return QueuePolicy.from_json(value).to_json()
         except DjangoValidationError as exc:
@@ -93,8 +93,6 @@ class ProjectViewSet(
         return super().update(request, *args, **kwargs)
 
     def perform_update(self, serializer):
-        from reflectlab.review.services import queue_policy_set
-
         policy = serializer.validated_data.pop("queue_policy", None)
         serializer.save()
         if policy is not None:  # re-ranks the queue too

@@ -48,7 +48,7 @@ from reflectlab.providers.base import (
 from reflectlab.providers.models import ModelConfig
 from reflectlab.providers.registry import endpoint_key, provider_for, sampling_for
 from reflectlab.runs import conf, leases
-from reflectlab.runs.execution import backoff_seconds, chat_messages
+from reflectlab.runs.execution import Executor, backoff_seconds, chat_messages
 from reflectlab.runs.models import Run, RunItem
 from reflectlab.traces.analysis import analysis_columns
 from reflectlab.traces.models import Trace
@@ -226,8 +226,6 @@ def _resume_config(branch: Trace) -> ModelConfig | None:
 
 def run_execute(*, run_id: int, on_item: Callable[[], None] | None = None) -> Run:
     """Work on a run until no item is left to claim; safe to call any number of times."""
-    from reflectlab.runs.execution import Executor
-
     now = timezone.now()
     Run.objects.filter(pk=run_id, state=Run.State.QUEUED).update(
         state=Run.State.RUNNING, started_at=now

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import template
 
+from reflectlab.projects.models import Membership
+
 register = template.Library()
 
 
@@ -22,8 +24,6 @@ def role_in(context, project) -> str:
         return membership.role
     cache = request.__dict__.setdefault("_reflectlab_roles", {})
     if project.pk not in cache:
-        from reflectlab.projects.models import Membership
-
         cache[project.pk] = (
             Membership.objects.filter(project_id=project.pk, user_id=request.user.pk)
             .values_list("role", flat=True)
