@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -57,13 +58,18 @@ class ExportInputSerializer(serializers.Serializer):
     options = serializers.DictField(required=False, default=dict)
 
 
-class ExportListApi(APIView):
-    """Exports of a project (any member); POST starts one (reviewers and managers)."""
+class ExportListApi(GenericAPIView):
+    """Exports of a project (any member), newest first and paginated; POST starts one
+    (reviewers and managers)."""
+
+    serializer_class = ExportSerializer
+    queryset = Export.objects.none()  # the model for the schema; get() scopes to the project
 
     @extend_schema(responses=ExportSerializer(many=True))
     def get(self, request, project_id: int):
         project, _ = project_for(request.user, project_id)
-        return Response(ExportSerializer(selectors.export_list(project=project), many=True).data)
+        page = self.paginate_queryset(selectors.export_list(project=project))
+        return self.get_paginated_response(ExportSerializer(page, many=True).data)
 
     @extend_schema(request=ExportInputSerializer, responses={202: ExportSerializer})
     def post(self, request, project_id: int):

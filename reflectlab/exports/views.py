@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reflectlab.core.access import project_view
 from reflectlab.core.http import HtmxHttpRequest
+from reflectlab.core.pagination import page_of
 from reflectlab.exports import selectors, services
 from reflectlab.exports.forms import ExportForm
 from reflectlab.exports.models import Export
@@ -18,7 +19,7 @@ CREATE_ROLE = Role.REVIEWER
 def _list_context(request, form):
     return {
         "project": request.project,
-        "exports": selectors.export_list(project=request.project)[:50],
+        "page": page_of(request, selectors.export_list(project=request.project)),
         "form": form,
         "can_create": request.membership.allows(CREATE_ROLE),
     }

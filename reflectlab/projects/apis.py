@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from reflectlab.core.access import project_for
 from reflectlab.projects import selectors, services
@@ -116,14 +116,18 @@ class MemberDeleteSerializer(serializers.Serializer):
     membership_id = serializers.IntegerField(min_value=1)
 
 
-class MemberApi(APIView):
-    """Members of a project (managers only). POST adds or changes a role; DELETE removes."""
+class MemberApi(GenericAPIView):
+    """Members of a project by username, paginated (managers only). POST adds or changes
+    a role; DELETE removes."""
+
+    serializer_class = MembershipSerializer
+    queryset = Membership.objects.none()  # the model for the schema; get() scopes to the project
 
     @extend_schema(responses=MembershipSerializer(many=True))
     def get(self, request, project_id: int):
         project, _ = project_for(request.user, project_id, role=Role.MANAGER)
-        members = selectors.members_of(project=project)
-        return Response(MembershipSerializer(members, many=True).data)
+        page = self.paginate_queryset(selectors.members_of(project=project))
+        return self.get_paginated_response(MembershipSerializer(page, many=True).data)
 
     @extend_schema(request=MemberInputSerializer, responses=MembershipSerializer)
     def post(self, request, project_id: int):

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from reflectlab.core.access import project_view
 from reflectlab.core.http import HtmxHttpRequest
+from reflectlab.core.pagination import page_of
 from reflectlab.projects import selectors, services
 from reflectlab.projects.forms import MemberForm, ProjectCreateForm, ProjectSettingsForm
 from reflectlab.projects.models import Role
@@ -61,11 +62,11 @@ def member_list(request: HtmxHttpRequest, project_id: int):
                 request, f"{form.cleaned_data['username']} is now {form.cleaned_data['role']}."
             )
             return redirect("projects:members", project_id=project_id)
-    members = selectors.members_of(project=request.project)
+    page = page_of(request, selectors.members_of(project=request.project))
     return render(
         request,
         "projects/members.html",
-        {"project": request.project, "members": members, "form": form, "roles": Role.choices},
+        {"project": request.project, "page": page, "form": form, "roles": Role.choices},
     )
 
 

@@ -140,9 +140,32 @@ def test_api_status_and_download(api, project, run_export):
     assert body["state"] == "succeeded" and body["sha256"] == export.sha256
     assert body["download"] == reverse("api-export-download", args=[export.pk])
     listed = api.get(reverse("api-exports", args=[project.pk])).json()
-    assert [e["id"] for e in listed] == [export.pk]
+    assert [e["id"] for e in listed["results"]] == [export.pk]
     response = api.get(body["download"])
     assert b"".join(response.streaming_content) == export.path.read_bytes()
+
+
+def test_export_list_page_is_paginated_newest_first(client, project, user):
+    exports = [Export.objects.create(project=project, kind="preference") for _ in range(51)]
+    client.force_login(user)
+    first = client.get(reverse("exports:list", args=[project.pk])).content.decode()
+    second = client.get(reverse("exports:list", args=[project.pk]), {"page": 2}).content.decode()
+    newest, oldest = exports[-1], exports[0]
+    detail = lambda e: reverse("exports:detail", args=[project.pk, e.pk])  # noqa: E731
+    assert detail(newest) in first and detail(oldest) not in first
+    assert detail(oldest) in second and detail(newest) not in second
+    assert "Page 1 of 2" in first and "page=2" in first
+    junk = client.get(reverse("exports:list", args=[project.pk]), {"page": "x"})
+    assert junk.status_code == 200 and "Page 1 of 2" in junk.content.decode()
+
+
+def test_api_export_list_is_paginated(api, project):
+    ids = [Export.objects.create(project=project, kind="preference").pk for _ in range(3)]
+    url = reverse("api-exports", args=[project.pk])
+    first = api.get(url, {"page_size": 2}).json()
+    assert first["count"] == 3 and [e["id"] for e in first["results"]] == ids[:0:-1]
+    second = api.get(first["next"]).json()
+    assert [e["id"] for e in second["results"]] == ids[:1] and second["next"] is None
 
 
 def test_api_cancel(api, project):
