@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from reflectlab.projects.models import Role
 from reflectlab.prompts.models import ImportJob
 from tests.authz import LOGIN, PUBLIC, Rule, all_rules
+from tests.authz.runs import run_data
 from tests.factories import MembershipFactory, ProjectFactory, TraceFactory, UserFactory
 
 RULES = all_rules()
@@ -115,7 +116,7 @@ def test_authorisation_matrix(db, name, method, actor):
                 f"{method} {url} as anonymous gave {status}"
             )
     elif outcome == "hidden":
-        assert status in {403, 404}, f"{method} {url} as outsider gave {status}"
+        assert status == 404, f"{method} {url} as outsider gave {status}"
     elif outcome == "forbidden":
         assert status == 403, f"{method} {url} as {actor} gave {status}"
     else:
@@ -123,3 +124,27 @@ def test_authorisation_matrix(db, name, method, actor):
         assert status < 500
         if status == 302 and rule.role != PUBLIC:
             assert "/accounts/login/" not in response["Location"]
+
+
+# Ids that travel in the body rather than the URL: another project's object is
+# just as unknown to an outsider (404), whatever role they hold elsewhere.
+BODY_CASES = {
+    "api-annotations": lambda w: {"trace": w.trace.pk},
+    "api-runs": run_data,
+    "api-model-configs": lambda w: {
+        "project": w.project.pk,
+        "name": "m",
+        "base_url": "http://127.0.0.1:9/v1",
+        "model": "m",
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(BODY_CASES))
+def test_outsider_naming_another_projects_object_in_the_body_gets_404(db, name):
+    world = World()
+    world.actor = "outsider"
+    client = APIClient()
+    client.force_login(world.users["outsider"])
+    response = client.post(reverse(name), BODY_CASES[name](world), format="json")
+    assert response.status_code == 404, f"POST {name} as outsider gave {response.status_code}"
