@@ -78,7 +78,7 @@ def build_queue(n_items: int, n_claimers: int, overlap: int):
 
     from reflectlab.projects.models import Membership, Project
     from reflectlab.prompts.models import Prompt
-    from reflectlab.review.services import queue_sync
+    from reflectlab.review.queue import queue_sync
     from reflectlab.traces.models import Trace
 
     project = Project.objects.create(
@@ -114,9 +114,9 @@ def claimer(project_id, user_id, *, think_ms, cap, path, barrier, results) -> No
     from django.db import connections
 
     from reflectlab.projects.models import Project
-    from reflectlab.review import services
+    from reflectlab.review import claims, claims_pg
 
-    services.PG_SINGLE_STATEMENT = path == "statement"
+    claims_pg.SINGLE_STATEMENT = path == "statement"
     latencies, handed, timed, error = [], [], 0, None
     rng = random.Random(user_id)
     try:
@@ -124,21 +124,21 @@ def claimer(project_id, user_id, *, think_ms, cap, path, barrier, results) -> No
         user = get_user_model().objects.get(pk=user_id)
         # Warm up (connection, code paths) untimed; this claim counts in the
         # database check, not in the figures.
-        warm = services.queue_next(project=project, user=user, rng=lambda: 1.0)
+        warm = claims.queue_next(project=project, user=user, rng=lambda: 1.0)
         if warm is not None:
             handed.append((warm.trace_id, user_id))
-            services.claim_complete(trace=warm.trace, user=user)
+            claims.claim_complete(trace=warm.trace, user=user)
         barrier.wait()
         deadline = time.perf_counter() + cap
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            claim = services.queue_next(project=project, user=user, rng=lambda: 1.0)
+            claim = claims.queue_next(project=project, user=user, rng=lambda: 1.0)
             latencies.append(time.perf_counter() - t0)
             if claim is None:
                 break
             timed += 1
             handed.append((claim.trace_id, user_id))
-            services.claim_complete(trace=claim.trace, user=user)
+            claims.claim_complete(trace=claim.trace, user=user)
             if think_ms:
                 time.sleep(rng.uniform(0, 2 * think_ms) / 1000)
     except BaseException as exc:

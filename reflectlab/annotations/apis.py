@@ -70,20 +70,6 @@ class AnnotationPatchSerializer(serializers.Serializer):
     )
 
 
-def _conflict(exc: services.Conflict) -> Response:
-    return Response(
-        {
-            "error": {
-                "status": 409,
-                "code": "conflict",
-                "detail": "Stale version: someone saved this annotation first.",
-            },
-            "current": services.annotation_state(exc.current),
-        },
-        status=status.HTTP_409_CONFLICT,
-    )
-
-
 class AnnotationListApi(ListAPIView):
     """Annotations in the caller's projects (annotators: their own). POST: create-or-get."""
 
@@ -141,16 +127,14 @@ class AnnotationDetailApi(APIView):
         elapsed = changes.pop("elapsed_seconds", 0)
         if "step_labels" in changes:
             changes["step_labels"] = {str(k): v for k, v in changes["step_labels"].items()}
-        try:
-            annotation = services.annotation_save(
-                annotation_id=annotation.pk,
-                user=request.user,
-                version=version,
-                changes=changes,
-                elapsed_seconds=elapsed,
-            )
-        except services.Conflict as exc:
-            return _conflict(exc)
+        # A stale version raises Conflict: 409 with the current state (api.errors).
+        annotation = services.annotation_save(
+            annotation_id=annotation.pk,
+            user=request.user,
+            version=version,
+            changes=changes,
+            elapsed_seconds=elapsed,
+        )
         return Response(AnnotationSerializer(annotation).data)
 
 
@@ -172,12 +156,9 @@ class AnnotationSubmitApi(AnnotationDetailApi):
         annotation = self.get_object()
         data = AnnotationSubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            annotation = services.annotation_submit(
-                annotation_id=annotation.pk,
-                user=request.user,
-                version=data.validated_data.get("version"),
-            )
-        except services.Conflict as exc:
-            return _conflict(exc)
+        annotation = services.annotation_submit(
+            annotation_id=annotation.pk,
+            user=request.user,
+            version=data.validated_data.get("version"),
+        )
         return Response(AnnotationSerializer(annotation).data)

@@ -1,4 +1,4 @@
-"""Writing annotations: compare-and-set saves, submit, hints that regenerate, next item."""
+"""Writing annotations: compare-and-set saves, submit, hints that regenerate."""
 
 from __future__ import annotations
 
@@ -6,43 +6,35 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from reflectlab.annotations.models import Annotation
+from reflectlab.annotations.validation import ANNOTATION_FIELDS, annotation_fields_validate
+from reflectlab.core.errors import Conflict
+from reflectlab.projects.models import Membership, Role
+from reflectlab.review.claims import claim_complete
+from reflectlab.review.models import Claim
+from reflectlab.runs.services import trace_regenerate
 from reflectlab.traces.models import Trace
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    from reflectlab.projects.models import Project
-
 # The fields a save may change; everything else is the service's business.
 REOPENABLE = (Annotation.State.DRAFT, Annotation.State.REJECTED)
-EDITABLE_FIELDS = (
-    "step_labels",
-    "first_error_step",
-    "error_category",
-    "hint",
-    "hint_step",
-    "critique",
-    "verdict",
-    "violated_principles",
-)
+EDITABLE_FIELDS = (*ANNOTATION_FIELDS, "branch_id")
 # One save never adds more than this much time (a laptop asleep on the page).
 MAX_ELAPSED_PER_SAVE = 15 * 60
 
 
-class Conflict(Exception):
-    """A save carried a stale version: someone else saved first.
-
-    ``current`` is the annotation as the server has it now, so the client can
-    show it beside the user's unsaved input.
-    """
-
-    def __init__(self, current: Annotation):
-        super().__init__(f"Annotation {current.pk} is at version {current.version}.")
-        self.current = current
+def _stale(current: Annotation) -> Conflict:
+    """Someone saved first: the 409 carries the server's annotation."""
+    return Conflict(
+        "Stale version: someone saved this annotation first.",
+        current=current,
+        state=annotation_state(current),
+    )
 
 
 def annotation_state(annotation: Annotation) -> dict[str, Any]:
@@ -76,6 +68,11 @@ def annotation_get_or_create(*, trace: Trace, user: AbstractBaseUser) -> Annotat
     annotation = Annotation.objects.filter(trace=trace, annotator_id=user.pk).first()
     if annotation is not None:
         return annotation
+    if not _may_start(trace, user):
+        raise PermissionDenied(
+            f"Trace {trace.pk} is not claimed by you: take your next trace from the queue "
+            f"(each trace gets {trace.project.overlap} annotators)."
+        )
     try:
         with transaction.atomic():
             return Annotation.objects.create(
@@ -85,38 +82,20 @@ def annotation_get_or_create(*, trace: Trace, user: AbstractBaseUser) -> Annotat
         return Annotation.objects.get(trace=trace, annotator_id=user.pk)
 
 
-def _validate_changes(annotation: Annotation, changes: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(changes) - set(EDITABLE_FIELDS) - {"branch_id"}
-    if unknown:
-        raise ValidationError(f"Not editable: {', '.join(sorted(unknown))}.")
-    n_steps = annotation.trace.n_steps
-    errors: dict[str, str] = {}
-    labels = changes.get("step_labels")
-    if labels is not None and (
-        not isinstance(labels, dict)
-        or any(
-            not str(k).isdigit() or int(k) >= n_steps or v not in (-1, 0, 1)
-            for k, v in labels.items()
+def _may_start(trace: Trace, user: AbstractBaseUser) -> bool:
+    """Annotators start an annotation only on a trace the queue gave them (a
+    live or done claim), so no one annotates past the project's overlap;
+    reviewers and managers may annotate any trace (they adjudicate)."""
+    membership = Membership.objects.filter(project_id=trace.project_id, user_id=user.pk).first()
+    if membership is not None and membership.allows(Role.REVIEWER):
+        return True
+    return (
+        Claim.objects.filter(trace=trace, user_id=user.pk, kind=Claim.Kind.ANNOTATE)
+        .filter(
+            Q(state=Claim.State.DONE) | Q(state=Claim.State.ACTIVE, expires_at__gt=timezone.now())
         )
-    ):
-        errors["step_labels"] = "Step labels map step indexes to +1, 0 or -1."
-    first = changes.get("first_error_step")
-    if first is not None and not -1 <= first < n_steps:
-        errors["first_error_step"] = "First error must be a step of this trace, or -1 (none)."
-    categories = annotation.project.error_categories or []
-    if changes.get("error_category") and changes["error_category"] not in categories:
-        errors["error_category"] = "Choose one of the project's error categories."
-    principles = changes.get("violated_principles")
-    if principles is not None and any(
-        p not in (annotation.project.principles or []) for p in principles
-    ):
-        errors["violated_principles"] = "Only the project's principles can be checked."
-    hint_step = changes.get("hint_step")
-    if hint_step is not None and not 0 <= hint_step < n_steps:
-        errors["hint_step"] = "The hint must sit at a step of this trace."
-    if errors:
-        raise ValidationError(errors)
-    return changes
+        .exists()
+    )
 
 
 def annotation_save(
@@ -136,7 +115,14 @@ def annotation_save(
     annotation = Annotation.objects.select_related("project", "trace").get(pk=annotation_id)
     if annotation.annotator_id != user.pk:
         raise PermissionDenied("Only the annotator may change this annotation.")
-    changes = _validate_changes(annotation, dict(changes))
+    changes = dict(changes)
+    branch = {"branch_id": changes.pop("branch_id")} if "branch_id" in changes else {}
+    changes = {
+        **annotation_fields_validate(
+            changes=changes, trace=annotation.trace, project=annotation.project
+        ),
+        **branch,
+    }
     elapsed = max(0, min(int(elapsed_seconds or 0), MAX_ELAPSED_PER_SAVE))
     # A rejected annotation is back with its author: editing makes it a draft again.
     updated = Annotation.objects.filter(
@@ -151,7 +137,7 @@ def annotation_save(
     annotation.refresh_from_db()
     if not updated:
         if annotation.version != version:
-            raise Conflict(annotation)
+            raise _stale(annotation)
         raise ValidationError(f"This annotation is {annotation.state} and can no longer change.")
     return annotation
 
@@ -178,11 +164,9 @@ def annotation_submit(
     annotation.refresh_from_db()
     if not updated:
         if version is not None and annotation.version != version:
-            raise Conflict(annotation)
+            raise _stale(annotation)
         raise ValidationError(f"This annotation is already {annotation.state}.")
     # The queue slot this user held for the trace is now done (not released).
-    from reflectlab.review.services import claim_complete
-
     claim_complete(trace=annotation.trace, user=user)
     return annotation
 
@@ -198,9 +182,6 @@ def annotation_regenerate(
     hint = hint.strip()
     if not hint:
         raise ValidationError({"hint": "Write the hint first (h)."})
-    # Imported here: the runs service is optional for this module to load.
-    from reflectlab.runs.services import trace_regenerate
-
     with transaction.atomic():
         # Save first so a stale page cannot start a branch on top of another's work.
         annotation = annotation_save(
@@ -213,37 +194,3 @@ def annotation_regenerate(
         Annotation.objects.filter(pk=annotation.pk).update(branch=branch)
     annotation.branch = branch
     return annotation, branch
-
-
-def annotation_next_trace(
-    *, project: Project, user: AbstractBaseUser, after: int | None = None
-) -> Trace | None:
-    """The next item for ``user``: the review queue's, when it exists.
-
-    Until queues exist (issue 6) it is the next ready trace of the project
-    (by id, wrapping around) this user has not submitted an annotation for.
-    """
-    try:
-        from reflectlab.review.services import queue_next
-    except ImportError:
-        queue_next = None
-    if queue_next is not None:
-        item = queue_next(project=project, user=user)
-        if item is None or isinstance(item, Trace):
-            return item
-        return getattr(item, "trace", None)
-    done = Annotation.objects.filter(annotator_id=user.pk, project=project).exclude(
-        state=Annotation.State.DRAFT
-    )
-    candidates = (
-        Trace.objects.filter(project=project, state=Trace.State.READY, parent__isnull=True)
-        .exclude(pk__in=done.values("trace_id"))
-        .order_by("id")
-        .only("id")
-    )
-    if after is not None:
-        nxt = candidates.filter(pk__gt=after).first()
-        if nxt is not None:
-            return nxt
-        candidates = candidates.exclude(pk=after)
-    return candidates.first()

@@ -17,7 +17,9 @@ from django.views.decorators.http import require_POST
 from reflectlab.annotations import services
 from reflectlab.annotations.forms import AnnotationSaveForm, RegenerateForm
 from reflectlab.core.access import object_for
+from reflectlab.core.errors import conflict_response
 from reflectlab.core.http import HtmxHttpRequest
+from reflectlab.review.claims import queue_next
 from reflectlab.traces import selectors as trace_selectors
 from reflectlab.traces.models import Trace
 
@@ -68,9 +70,7 @@ def annotation_save_view(request: HtmxHttpRequest, trace_id: int):
     except services.Conflict as exc:
         if not _wants_json(request):
             return _conflict_page(request, trace, membership, form, exc)
-        return JsonResponse(
-            {"conflict": True, "annotation": services.annotation_state(exc.current)}, status=409
-        )
+        return conflict_response(exc)
     except ValidationError as exc:
         return JsonResponse({"errors": _errors(exc)}, status=400)
     if _wants_json(request):
@@ -106,12 +106,12 @@ def annotation_submit_view(request: HtmxHttpRequest, trace_id: int):
         for error in exc.messages:
             messages.error(request, error)
         return redirect("traces:detail", trace_id=trace.pk)
-    nxt = services.annotation_next_trace(project=trace.project, user=request.user, after=trace.pk)
-    if nxt is None:
+    claim = queue_next(project=trace.project, user=request.user)
+    if claim is None:
         messages.success(request, "Submitted. Nothing left to annotate in this project.")
         return redirect("traces:list", project_id=trace.project_id)
     messages.success(request, f"Trace {trace.pk} submitted for review. Here is the next one.")
-    return redirect("traces:detail", trace_id=nxt.pk)
+    return redirect("traces:detail", trace_id=claim.trace_id)
 
 
 @login_required
@@ -135,9 +135,7 @@ def annotation_regenerate_view(request: HtmxHttpRequest, trace_id: int):
             hint=data["hint"],
         )
     except services.Conflict as exc:
-        return JsonResponse(
-            {"conflict": True, "annotation": services.annotation_state(exc.current)}, status=409
-        )
+        return conflict_response(exc)
     except ValidationError as exc:
         return JsonResponse({"errors": _errors(exc)}, status=400)
     except ImportError:

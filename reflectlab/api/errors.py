@@ -1,14 +1,22 @@
-"""One error body for the whole API: ``{"error": {"status", "code", "detail", "fields"?}}``."""
+"""One error body for the whole API: ``{"error": {"status", "code", "detail", "fields"?}}``.
+
+A ``Conflict`` (409) may add ``"current"``: the object as the server has it now.
+"""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from rest_framework import exceptions, status
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from reflectlab.core.errors import CONFLICT_STATUS, Conflict, conflict_body
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, Conflict):  # the domain's 409, one shape with the UI's (core.errors)
+        return Response(conflict_body(exc), status=CONFLICT_STATUS)
     # Inputs are bounded where they are validated (reflectlab.core.ids); a number
     # that still overflows the database's integer is the client's error, not ours.
     if isinstance(exc, OverflowError | DataError):

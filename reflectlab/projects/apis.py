@@ -10,7 +10,7 @@ from reflectlab.core.access import project_for
 from reflectlab.projects import selectors, services
 from reflectlab.projects.models import Membership, Project, Role
 from reflectlab.review.policy import QueuePolicy
-from reflectlab.review.services import queue_policy_set
+from reflectlab.review.queue import queue_policy_set
 
 
 class ProjectSerializer(serializers.ModelSerializer):

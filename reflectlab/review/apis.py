@@ -11,16 +11,13 @@ from rest_framework.views import APIView
 
 from reflectlab.annotations.models import Annotation
 from reflectlab.core.access import object_for, project_for
+from reflectlab.core.errors import Conflict
+from reflectlab.core.ids import IdField
 from reflectlab.projects.models import Role
-from reflectlab.review import selectors, services
+from reflectlab.review import claims, decisions, selectors
 from reflectlab.review.models import Claim, Review
-from reflectlab.review.policy import CORRECTNESS, ORDER_KEYS
-
-
-class ConflictError(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Someone else changed this first."
-    default_code = "conflict"
+from reflectlab.review.policy import CORRECTNESS, ORDER_KEYS, project_policy
+from reflectlab.review.queue import queue_policy_set
 
 
 class ClaimSerializer(serializers.ModelSerializer):
@@ -82,14 +79,10 @@ class PolicySerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=sorted(ORDER_KEYS)), required=False
     )
     models = serializers.ListField(child=serializers.CharField(), required=False)
-    runs = serializers.ListField(child=serializers.IntegerField(), required=False)
+    runs = serializers.ListField(child=IdField(), required=False)
     correctness = serializers.ChoiceField(choices=sorted(CORRECTNESS), required=False)
     gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
     review_disagreements_first = serializers.BooleanField(required=False)
-
-
-def _conflict(exc: services.Conflict) -> ConflictError:
-    return ConflictError(str(exc))
 
 
 class QueueNextApi(APIView):
@@ -101,7 +94,7 @@ class QueueNextApi(APIView):
     )
     def post(self, request, project_id: int):
         project, _ = project_for(request.user, project_id)
-        claim = services.queue_next(project=project, user=request.user)
+        claim = claims.queue_next(project=project, user=request.user)
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(ClaimSerializer(claim).data)
@@ -116,7 +109,7 @@ class ReviewNextApi(APIView):
     )
     def post(self, request, project_id: int):
         project, _ = project_for(request.user, project_id, role=Role.REVIEWER)
-        claim = services.review_next(project=project, user=request.user)
+        claim = decisions.review_next(project=project, user=request.user)
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(ClaimSerializer(claim).data)
@@ -134,8 +127,8 @@ class ClaimReleaseApi(APIView):
         claim, membership = _claim_for(request, claim_id)
         if claim.user_id != request.user.pk and not membership.allows(Role.REVIEWER):
             raise exceptions.PermissionDenied("Only its holder or a reviewer may release a claim.")
-        if not services.claim_release(claim=claim, by=request.user):
-            raise ConflictError("This claim is no longer active.")
+        if not claims.claim_release(claim=claim, by=request.user):
+            raise Conflict("This claim is no longer active.")
         claim.refresh_from_db()
         return Response(ClaimSerializer(claim).data)
 
@@ -146,10 +139,8 @@ class ClaimHeartbeatApi(APIView):
     @extend_schema(request=None, responses={200: HeartbeatSerializer})
     def post(self, request, claim_id: int):
         claim, _ = _claim_for(request, claim_id)
-        try:
-            expires = services.claim_heartbeat(claim_id=claim.pk, user=request.user)
-        except services.ClaimLost as exc:
-            raise _conflict(exc) from exc
+        # ClaimLost is a Conflict: the API's exception handler answers 409.
+        expires = claims.claim_heartbeat(claim_id=claim.pk, user=request.user)
         return Response({"expires_at": expires})
 
 
@@ -163,17 +154,14 @@ class AnnotationReviewApi(APIView):
         )
         data = ReviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            review = services.review_decide(
-                annotation=annotation,
-                reviewer=request.user,
-                decision=data.validated_data["decision"],
-                comment=data.validated_data.get("comment", ""),
-                edits=data.validated_data.get("edits"),
-                version=data.validated_data.get("version"),
-            )
-        except services.Conflict as exc:
-            raise _conflict(exc) from exc
+        review = decisions.review_decide(
+            annotation=annotation,
+            reviewer=request.user,
+            decision=data.validated_data["decision"],
+            comment=data.validated_data.get("comment", ""),
+            edits=data.validated_data.get("edits"),
+            version=data.validated_data.get("version"),
+        )
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
 
@@ -192,14 +180,14 @@ class QueuePolicyApi(APIView):
     @extend_schema(responses={200: PolicySerializer})
     def get(self, request, project_id: int):
         project, _ = project_for(request.user, project_id, role=Role.MANAGER)
-        return Response(services.project_policy(project).to_json())
+        return Response(project_policy(project).to_json())
 
     @extend_schema(request=PolicySerializer, responses={200: PolicySerializer})
     def put(self, request, project_id: int):
         project, _ = project_for(request.user, project_id, role=Role.MANAGER)
         data = PolicySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        policy = services.queue_policy_set(project=project, policy=dict(data.validated_data))
+        policy = queue_policy_set(project=project, policy=dict(data.validated_data))
         return Response(policy.to_json())
 
 

@@ -4,7 +4,7 @@ Three prepared statements serve an annotator's loop: ``LIVE_SQL`` (the claim
 they already hold), ``CLAIM_SQL`` (claim the next trace) and ``DONE_SQL``
 (their annotation was submitted). The rest of this docstring is about the claim.
 
-The portable claim in ``services`` (pick, read the held slots, update the
+The portable claim in ``claims`` (pick, read the held slots, update the
 counters, insert: each its own query, in an explicit transaction) costs about
 eight round trips. Here the same steps are one statement run in autocommit, so
 it is its own transaction and costs one round trip:
@@ -23,12 +23,12 @@ attempt runs with a newer snapshot. The counters are bumped *relative* to the
 locked row's newest version, never set from the possibly stale ``held``, so a
 stale snapshot can never close an item that still has a free slot. That keeps
 them exact because every recount takes the item's row lock first and counts
-after it (``services.queue_counts_refresh``), and a release or an expiry is
+after it (``queue.queue_counts_refresh``), and a release or an expiry is
 followed by one. An item that is open but in fact full (a drifted hint) has
 its counters recomputed from the claims and is skipped.
 
 Lapsed leases are found by a cheap index probe folded into the same statement;
-only when it answers yes does the caller expire them (``services``), so the
+only when it answers yes does the caller expire them (``claims``), so the
 common claim pays no extra query for expiry.
 
 Claims are leases, so the statement sets ``synchronous_commit`` off for its own
@@ -42,10 +42,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
 from django.db import IntegrityError, connection, transaction
 
 from reflectlab.review.models import Claim
+
+try:
+    import psycopg
+except ImportError:  # a SQLite install need not have the PostgreSQL driver
+    psycopg = None
+
+# Claim with one statement per attempt on PostgreSQL; False forces the portable
+# ORM path in ``claims`` (benchmarks compare the two; tests run both).
+SINGLE_STATEMENT = True
+
+
+def in_use() -> bool:
+    """Whether this connection takes the single-statement path."""
+    return SINGLE_STATEMENT and psycopg is not None and connection.vendor == "postgresql"
+
 
 # One statement for regular and gold work. Gold items take no slot and have
 # no counters; the unique index on (trace, user) is all they need.
@@ -117,7 +131,7 @@ VARIANTS = {
 
 
 # The user's live annotate claims, oldest first, and whether each one's trace
-# already has their submitted annotation (``services.current_claim``).
+# already has their submitted annotation (``selectors.live_annotate_claims``).
 LIVE_SQL = """
 SELECT c.id, c.trace_id, c.slot, c.is_gold, c.created_at, c.expires_at, c.heartbeat_at,
     EXISTS (

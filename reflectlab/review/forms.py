@@ -52,7 +52,10 @@ class PolicyForm(forms.Form):
         raw = [part.strip() for part in self.cleaned_data["runs"].split(",") if part.strip()]
         if not all(part.isdigit() for part in raw):
             raise forms.ValidationError("Run ids are whole numbers, separated by commas.")
-        return [int(part) for part in raw]
+        runs = [int(part) for part in raw]
+        if not all(1 <= run <= ID_MAX for run in runs):
+            raise forms.ValidationError("A run id is out of range.")
+        return runs
 
     def clean(self):
         data = super().clean()

@@ -19,6 +19,13 @@ from reflectlab.annotations.models import Annotation
 from reflectlab.projects.models import Project
 from reflectlab.traces.models import Trace
 
+# Annotations whose author is done with them (they count for agreement and the queue).
+DONE_STATES = (
+    Annotation.State.SUBMITTED,
+    Annotation.State.ACCEPTED,
+    Annotation.State.REJECTED,
+)
+
 
 class QueueItem(models.Model):
     """A root trace's place in its project's annotation queue (one row per trace)."""

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from reflectlab.core.ids import ID_MAX
+
 
 @dataclass(frozen=True)
 class OrderKey:
@@ -98,7 +100,7 @@ class QueuePolicy:
             raise ValidationError("models must be a list of model names.")
         runs = data.get("runs", [])
         if not isinstance(runs, list) or not all(
-            isinstance(r, int) and not isinstance(r, bool) for r in runs
+            isinstance(r, int) and not isinstance(r, bool) and 1 <= r <= ID_MAX for r in runs
         ):
             raise ValidationError("runs must be a list of run ids.")
         correctness = data.get("correctness", "any")
@@ -141,3 +143,11 @@ class QueuePolicy:
             return False
         wanted = {"wrong": False, "right": True, "ungraded": None}.get(self.correctness, "any")
         return wanted == "any" or trace.final_correct is wanted
+
+
+def project_policy(project: Any) -> QueuePolicy:
+    """The project's stored policy; a stored value that no longer parses reads as the default."""
+    try:
+        return QueuePolicy.from_json(project.queue_policy)
+    except ValidationError:
+        return QueuePolicy()

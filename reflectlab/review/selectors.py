@@ -1,4 +1,8 @@
-"""Reads for the queue, inbox, stats and agreement pages (queries owned here)."""
+"""Reads for the queue, inbox, stats and agreement pages (queries owned here).
+
+Nothing here writes; the services (``queue``, ``claims``, ``decisions``) import
+these reads, never the other way round.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from reflectlab.annotations.models import Annotation
 from reflectlab.projects.models import Membership, Project
-from reflectlab.review import agreement
-from reflectlab.review.models import Claim, GoldItem, QueueItem, Review
-from reflectlab.review.services import DONE_STATES, current_claim, current_review_claim
+from reflectlab.review import agreement, claims_pg
+from reflectlab.review.models import DONE_STATES, Claim, GoldItem, QueueItem, Review
+from reflectlab.review.policy import project_policy
+from reflectlab.traces.models import Trace
 
 User = get_user_model()
 
@@ -39,6 +44,86 @@ def rating_of(annotation: Annotation, original: dict[str, Any] | None = None) ->
         step_labels=labels,
         verdict=source.get("verdict") or None,
     )
+
+
+def live_annotate_claims(*, project: Project, user, now: datetime) -> list[tuple[Claim, bool]]:
+    """The user's live annotate claims, oldest first, each with whether the user
+    has already submitted (or finished) an annotation of its trace."""
+    if claims_pg.in_use():
+        # Same query, prepared once per connection: on the claim path the
+        # ORM's query building would cost more than the query itself.
+        return claims_pg.live_claims(project=project, user_id=user.pk, now=now)
+    submitted = Annotation.objects.filter(
+        trace_id=OuterRef("trace_id"), annotator_id=user.pk, state__in=DONE_STATES
+    )
+    return [
+        (claim, claim.submitted)
+        for claim in Claim.objects.filter(
+            project=project,
+            user_id=user.pk,
+            kind=Claim.Kind.ANNOTATE,
+            state=Claim.State.ACTIVE,
+            expires_at__gt=now,
+        )
+        .annotate(submitted=Exists(submitted))
+        .order_by("created_at", "id")
+    ]
+
+
+def current_claim(*, project: Project, user, now: datetime | None = None) -> Claim | None:
+    """The user's live annotate claim whose work is still to do (read only: a
+    claim whose annotation was submitted is closed by ``claims.claim_resume``)."""
+    now = now or timezone.now()
+    live = live_annotate_claims(project=project, user=user, now=now)
+    return next((claim for claim, submitted in live if not submitted), None)
+
+
+def current_review_claim(*, project: Project, user, now: datetime | None = None) -> Claim | None:
+    now = now or timezone.now()
+    return (
+        Claim.objects.filter(
+            project=project,
+            user_id=user.pk,
+            kind=Claim.Kind.REVIEW,
+            state=Claim.State.ACTIVE,
+            expires_at__gt=now,
+            annotation__state=Annotation.State.SUBMITTED,
+        )
+        .order_by("created_at", "id")
+        .first()
+    )
+
+
+def review_candidates(*, project: Project, user) -> list[Annotation]:
+    """Submitted annotations the user may review, in policy order: disagreements
+    first (when the policy says so), then the oldest submission."""
+    held = Claim.objects.filter(
+        annotation_id=OuterRef("pk"), kind=Claim.Kind.REVIEW, state=Claim.State.ACTIVE
+    )
+    candidates = list(
+        Annotation.objects.filter(project=project, state=Annotation.State.SUBMITTED)
+        .exclude(annotator_id=user.pk)
+        .exclude(trace__gold__isnull=False)
+        .exclude(Exists(held))
+        .order_by("submitted_at", "id")[:500]
+    )
+    if not candidates or not project_policy(project).review_disagreements_first:
+        return candidates
+    siblings: dict[int, list[Annotation]] = defaultdict(list)
+    for other in Annotation.objects.filter(
+        trace_id__in={a.trace_id for a in candidates}, state__in=DONE_STATES
+    ):
+        siblings[other.trace_id].append(other)
+
+    def disputed(annotation: Annotation) -> bool:
+        mine = rating_of(annotation)
+        return any(
+            agreement.disagree(mine, rating_of(o))
+            for o in siblings[annotation.trace_id]
+            if o.pk != annotation.pk
+        )
+
+    return sorted(candidates, key=lambda a: not disputed(a))
 
 
 def project_ratings(*, project: Project) -> list[agreement.Rating]:
@@ -131,7 +216,12 @@ def queue_status(*, project: Project, now: datetime | None = None) -> dict[str, 
         .annotate(n=Count("id"))
         .values_list("state", "n")
     )
+    # Root traces newer than every queue item: they join at the next claim
+    # (``queue_sync``); counted here because a page view never writes.
+    newest = QueueItem.objects.filter(project=project).aggregate(m=Max("trace_id"))["m"] or 0
+    unqueued = Trace.objects.filter(project=project, parent__isnull=True, pk__gt=newest).count()
     return {
+        "unqueued": unqueued,
         "in_queue": items.count(),
         "open": items.filter(is_open=True).count(),
         "claimed": live_by_kind.get(Claim.Kind.ANNOTATE, 0),
@@ -201,8 +291,6 @@ def my_work(*, project: Project, user, now: datetime | None = None) -> dict[str,
 
 
 def review_inbox(*, project: Project, user, now: datetime | None = None) -> dict[str, Any]:
-    from reflectlab.review.services import review_candidates
-
     candidates = review_candidates(project=project, user=user)
     ratings_by_trace: dict[int, list[agreement.Rating]] = defaultdict(list)
     for other in Annotation.objects.filter(

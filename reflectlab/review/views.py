@@ -9,11 +9,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from reflectlab.annotations.models import Annotation
 from reflectlab.core.access import object_for, project_view
+from reflectlab.core.errors import ClaimLost, Conflict
 from reflectlab.core.http import HtmxHttpRequest
 from reflectlab.projects.models import Role
-from reflectlab.review import selectors, services
+from reflectlab.review import claims, decisions, selectors
+from reflectlab.review import queue as queue_services
 from reflectlab.review.forms import GoldForm, PinForm, PolicyForm, ReviewForm
-from reflectlab.review.models import Claim, GoldItem
+from reflectlab.review.models import DONE_STATES, Claim, GoldItem
+from reflectlab.review.policy import project_policy
 from reflectlab.traces.selectors import model_names
 
 STOP_POLLING = 286  # htmx stops an `every` trigger on this status
@@ -31,13 +34,13 @@ def _queue_context(request, *, policy_form=None, pin_form=None, gold_form=None) 
     context = {
         "project": project,
         "status": selectors.queue_status(project=project),
-        "claim": services.current_claim(project=project, user=request.user),
+        "claim": selectors.current_claim(project=project, user=request.user),
         **_roles(request.membership),
     }
     if context["is_reviewer"]:
         context["live_claims"] = selectors.live_claims(project=project)[:50]
     if context["is_manager"]:
-        policy = services.project_policy(project)
+        policy = project_policy(project)
         context.update(
             policy_form=policy_form
             or PolicyForm(
@@ -55,11 +58,12 @@ def _queue_context(request, *, policy_form=None, pin_form=None, gold_form=None) 
 @project_view()
 @require_GET
 def queue(request: HtmxHttpRequest, project_id: int):
+    # Read only: new traces join at the next claim, re-ranking runs on policy
+    # changes and in the ``queue_refresh`` task; ``status.unqueued`` says how
+    # many are still waiting to join.
     if request.htmx and request.htmx.target == "queue-counts":
-        services.queue_sync(project=request.project)
         context = _queue_context(request)
         return render(request, "review/queue.html#queue-counts", context)
-    services.queue_sync(project=request.project, full=True)
     return render(request, "review/queue.html", _queue_context(request))
 
 
@@ -69,7 +73,7 @@ def queue_policy(request: HtmxHttpRequest, project_id: int):
     form = PolicyForm(request.POST, model_names=model_names(project=request.project))
     if form.is_valid():
         try:
-            services.queue_policy_set(project=request.project, policy=form.policy())
+            queue_services.queue_policy_set(project=request.project, policy=form.policy())
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -86,7 +90,7 @@ def queue_pin(request: HtmxHttpRequest, project_id: int):
     form = PinForm(request.POST)
     if form.is_valid():
         try:
-            services.queue_pin(
+            queue_services.queue_pin(
                 project=request.project,
                 trace_id=form.cleaned_data["trace_id"],
                 pinned=form.cleaned_data["pinned"],
@@ -106,7 +110,7 @@ def gold_add(request: HtmxHttpRequest, project_id: int):
     form = GoldForm(request.POST)
     if form.is_valid():
         try:
-            services.gold_set(project=request.project, **form.cleaned_data)
+            queue_services.gold_set(project=request.project, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -119,7 +123,7 @@ def gold_add(request: HtmxHttpRequest, project_id: int):
 @require_POST
 def gold_remove(request: HtmxHttpRequest, project_id: int, gold_id: int):
     gold = get_object_or_404(GoldItem, pk=gold_id, project=request.project)
-    services.gold_remove(gold=gold)
+    queue_services.gold_remove(gold=gold)
     messages.success(request, f"Trace {gold.trace_id} is no longer a gold item.")
     return redirect("review:queue", project_id)
 
@@ -127,7 +131,7 @@ def gold_remove(request: HtmxHttpRequest, project_id: int, gold_id: int):
 @project_view()
 @require_POST
 def queue_next(request: HtmxHttpRequest, project_id: int):
-    claim = services.queue_next(project=request.project, user=request.user)
+    claim = claims.queue_next(project=request.project, user=request.user)
     if claim is None:
         return render(
             request,
@@ -143,7 +147,7 @@ def claim_release(request: HtmxHttpRequest, claim_id: int):
     claim, membership = object_for(request.user, Claim.objects.select_related("project"), claim_id)
     if claim.user_id != request.user.pk and not membership.allows(Role.REVIEWER):
         raise PermissionDenied("Only its holder or a reviewer may release a claim.")
-    if services.claim_release(claim=claim, by=request.user):
+    if claims.claim_release(claim=claim, by=request.user):
         messages.info(request, f"Released trace {claim.trace_id}.")
     if request.POST.get("then") == "next" and claim.kind == Claim.Kind.ANNOTATE:
         return queue_next(request, claim.project_id)
@@ -157,9 +161,9 @@ def claim_release(request: HtmxHttpRequest, claim_id: int):
 def claim_heartbeat(request: HtmxHttpRequest, claim_id: int):
     claim, _ = object_for(request.user, Claim.objects.select_related("project"), claim_id)
     try:
-        claim.expires_at = services.claim_heartbeat(claim_id=claim.pk, user=request.user)
+        claim.expires_at = claims.claim_heartbeat(claim_id=claim.pk, user=request.user)
         lost = False
-    except services.ClaimLost:
+    except ClaimLost:
         claim.refresh_from_db()
         lost = True
     response = render(
@@ -197,7 +201,7 @@ def inbox(request: HtmxHttpRequest, project_id: int):
 @project_view(Role.REVIEWER)
 @require_POST
 def review_next(request: HtmxHttpRequest, project_id: int):
-    claim = services.review_next(project=request.project, user=request.user)
+    claim = decisions.review_next(project=request.project, user=request.user)
     if claim is None:
         messages.info(request, "Nothing is waiting for review.")
         return redirect("review:inbox", project_id)
@@ -207,7 +211,7 @@ def review_next(request: HtmxHttpRequest, project_id: int):
 def _review_context(request, annotation: Annotation, form: ReviewForm | None = None) -> dict:
     trace = annotation.trace
     others = (
-        Annotation.objects.filter(trace=trace, state__in=services.DONE_STATES)
+        Annotation.objects.filter(trace=trace, state__in=DONE_STATES)
         .exclude(pk=annotation.pk)
         .select_related("annotator")
     )
@@ -255,7 +259,7 @@ def review_annotation(request: HtmxHttpRequest, annotation_id: int):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.review_decide(
+            decisions.review_decide(
                 annotation=annotation,
                 reviewer=request.user,
                 decision=data["decision"],
@@ -263,7 +267,7 @@ def review_annotation(request: HtmxHttpRequest, annotation_id: int):
                 edits=form.edits(),
                 version=data["version"],
             )
-        except services.Conflict as exc:
+        except Conflict as exc:
             messages.error(request, str(exc))
             return redirect("review:annotation", annotation.pk)
         except ValidationError as exc:

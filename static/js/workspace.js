@@ -237,7 +237,7 @@
     }).then(async (resp) => {
       const data = await resp.json().catch(() => ({}));
       if (resp.ok) { applySaved(data.annotation); showErrors({}); return true; }
-      if (resp.status === 409) { dirty = true; showConflict(data.annotation); return false; }
+      if (resp.status === 409) { dirty = true; showConflict(data.current); return false; }
       dirty = true;
       status("Not saved", "failed");
       showErrors(data.errors || { __all__: [`Server answered ${resp.status}.`] });
@@ -271,7 +271,7 @@
       headers: { "X-CSRFToken": csrf, "HX-Request": "true" },
     }).catch(() => null);
     if (!resp) { status("Regenerate failed: offline", "failed"); return; }
-    if (resp.status === 409) { const d = await resp.json(); showConflict(d.annotation); return; }
+    if (resp.status === 409) { const d = await resp.json(); showConflict(d.current); return; }
     if (!resp.ok) {
       const d = await resp.json().catch(() => ({}));
       status("Not regenerated", "failed");

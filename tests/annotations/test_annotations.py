@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from reflectlab.annotations import services
 from reflectlab.annotations.models import Annotation
+from reflectlab.review.claims import queue_next
+from reflectlab.review.models import Claim
 from reflectlab.traces.models import Trace
 from tests.annotations.fakes import fake_regeneration, model_config_for
 from tests.factories import MembershipFactory, TraceFactory, UserFactory
@@ -91,23 +93,33 @@ def test_time_spent_accumulates_and_is_capped(annotation, user):
     assert a.time_spent_seconds == 40 + services.MAX_ELAPSED_PER_SAVE
 
 
-def test_next_trace_fallback_skips_submitted_and_branches(project, user, trace, monkeypatch):
-    monkeypatch.delattr("reflectlab.review.services.queue_next", raising=False)
-    second = TraceFactory(project=project)
-    TraceFactory(project=project, prompt=second.prompt, parent=second, origin="regeneration")
-    third = TraceFactory(project=project)
-    Annotation.objects.create(project=project, trace=second, annotator=user, state="submitted")
-    assert services.annotation_next_trace(project=project, user=user, after=trace.pk) == third
-    assert services.annotation_next_trace(project=project, user=user, after=third.pk) == trace
+def test_submit_and_next_takes_the_next_trace_from_the_queue(client, project, trace):
+    annotator = UserFactory()
+    MembershipFactory(project=project, user=annotator, role="annotator")
+    done_before = TraceFactory(project=project)
+    Annotation.objects.create(
+        project=project, trace=done_before, annotator=annotator, state="submitted"
+    )
+    TraceFactory(project=project, prompt=trace.prompt, parent=trace, origin="regeneration")
+    nxt = TraceFactory(project=project)
+    assert queue_next(project=project, user=annotator).trace_id == trace.pk
+    client.force_login(annotator)
+    response = client.post(
+        reverse("annotations:submit", args=[trace.pk]), form(1, first_error_step=1)
+    )
+    # Not the submitted trace, nor the branch: the queue's next claim.
+    assert response["Location"] == reverse("traces:detail", args=[nxt.pk])
+    held = Claim.objects.get(user=annotator, state="active")
+    assert held.trace_id == nxt.pk
+    assert Claim.objects.get(user=annotator, trace=trace).state == "done"
 
 
-def test_next_trace_uses_the_review_queue_when_it_exists(project, user, trace):
-    pytest.importorskip("reflectlab.review.services").queue_next  # noqa: B018
-    second = TraceFactory(project=project)
-    services.annotation_get_or_create(trace=trace, user=user)
-    Annotation.objects.filter(trace=trace).update(state="submitted", first_error_step=-1)
-    nxt = services.annotation_next_trace(project=project, user=user, after=trace.pk)
-    assert nxt == second
+def test_submit_and_next_says_when_the_queue_has_nothing_left(logged_in, trace, project):
+    response = logged_in.post(
+        reverse("annotations:submit", args=[trace.pk]), form(1, first_error_step=-1), follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("traces:list", args=[project.pk])
+    assert "Nothing left to annotate" in response.content.decode()
 
 
 def test_save_view_saves_and_counts_time(logged_in, trace):
@@ -126,8 +138,8 @@ def test_stale_save_is_409_with_server_state_and_changes_nothing(logged_in, trac
     logged_in.post(url, form(1, critique="theirs"), headers=JSON)
     stale = logged_in.post(url, form(1, critique="mine"), headers=JSON)
     assert stale.status_code == 409
-    assert stale.json()["annotation"]["critique"] == "theirs"
-    assert stale.json()["annotation"]["version"] == 2
+    assert stale.json()["current"]["critique"] == "theirs"
+    assert stale.json()["current"]["version"] == 2
     assert Annotation.objects.get(trace=trace).critique == "theirs"
     # overwrite with mine = save again on the version the conflict reported
     again = logged_in.post(url, form(2, critique="mine"), headers=JSON)

@@ -12,7 +12,7 @@ import time_machine
 from django.conf import settings as django_settings
 from django.db import connection
 
-from reflectlab.review import services
+from reflectlab.review import claims, claims_pg, queue
 from reflectlab.review.models import Claim, QueueItem
 from reflectlab.traces.models import Trace
 from tests.factories import MembershipFactory, ProjectFactory, TraceFactory, UserFactory
@@ -24,7 +24,7 @@ postgres_only = pytest.mark.skipif(
 
 
 def next_for(project, user):
-    return services.queue_next(project=project, user=user, rng=lambda: 1.0)
+    return claims.queue_next(project=project, user=user, rng=lambda: 1.0)
 
 
 @pytest.mark.django_db
@@ -50,7 +50,7 @@ def test_a_new_trace_joins_the_queue_within_the_sync_interval(project, member, t
     assert next_for(project, member()) is not None
     (late,) = traces(1)
     Trace.objects.filter(pk=late.pk).update(final_correct=False)  # wrong first: it leads
-    monkeypatch.setattr(services, "QUEUE_SYNC_SECONDS", 0.0)  # the interval has passed
+    monkeypatch.setattr(claims, "QUEUE_SYNC_SECONDS", 0.0)  # the interval has passed
     assert next_for(project, member()).trace_id == late.pk
 
 
@@ -81,7 +81,7 @@ def test_a_lapsed_lease_is_expired_by_the_next_claim_even_if_the_queue_is_not_em
 def test_the_portable_path_on_postgresql_never_over_assigns_either(
     transactional_db, overlap, monkeypatch
 ):
-    monkeypatch.setattr(services, "PG_SINGLE_STATEMENT", False)
+    monkeypatch.setattr(claims_pg, "SINGLE_STATEMENT", False)
     project = ProjectFactory(overlap=overlap, queue_policy={"gold_rate": 0})
     for _ in range(12):
         TraceFactory(project=project)
@@ -120,9 +120,9 @@ def test_the_claim_statement_relaxes_durability_for_its_own_commit_only(transact
 def test_a_bulk_sync_refreshes_planner_statistics_and_the_queue_still_works(
     project, member, traces, monkeypatch
 ):
-    monkeypatch.setattr(services, "ANALYZE_AFTER_ITEMS", 2)
+    monkeypatch.setattr(queue, "ANALYZE_AFTER_ITEMS", 2)
     first, _ = traces(2)
-    assert services.queue_sync(project=project) == 2
+    assert queue.queue_sync(project=project) == 2
     assert next_for(project, member()).trace_id == first.pk
 
 
@@ -133,9 +133,9 @@ def test_completing_returns_the_claim_done_in_its_slot(project, member, traces):
     (trace,) = traces(1)
     alice = member()
     claim = next_for(project, alice)
-    done = services.claim_complete(trace=trace, user=alice)
+    done = claims.claim_complete(trace=trace, user=alice)
     assert (done.pk, done.state, done.slot) == (claim.pk, "done", 0)
     stored = Claim.objects.get(pk=claim.pk)
     assert (stored.state, stored.ended_at) == ("done", done.ended_at)
     # completing again is a no-op that returns the same claim
-    assert services.claim_complete(trace=trace, user=alice).pk == claim.pk
+    assert claims.claim_complete(trace=trace, user=alice).pk == claim.pk

@@ -7,8 +7,10 @@ import time_machine
 from django.db import IntegrityError, transaction
 
 from reflectlab.annotations.models import Annotation
-from reflectlab.review import services
+from reflectlab.core import errors
+from reflectlab.review import claims, queue
 from reflectlab.review.models import Claim, GoldItem, QueueItem
+from reflectlab.review.selectors import annotator_stats
 from reflectlab.traces.models import Trace
 from tests.factories import TraceFactory
 from tests.review.conftest import submit
@@ -18,7 +20,7 @@ NO_GOLD = {"gold_rate": 0}
 
 
 def next_for(project, user, **kwargs):
-    return services.queue_next(project=project, user=user, rng=lambda: 1.0, **kwargs)
+    return claims.queue_next(project=project, user=user, rng=lambda: 1.0, **kwargs)
 
 
 def test_claim_returns_a_root_trace_and_never_a_branch(project, member, traces):
@@ -48,7 +50,7 @@ def test_claim_never_exceeds_overlap_and_nobody_gets_a_trace_twice(project, memb
         claim = next_for(project, user)
         if claim:
             got.append(claim.trace_id)
-            services.claim_complete(trace=trace, user=user)
+            claims.claim_complete(trace=trace, user=user)
     assert got == [trace.pk, trace.pk]
     # the first annotator, done, does not get it again
     assert next_for(project, users[0]) is None
@@ -85,7 +87,7 @@ def test_order_is_wrong_first_then_corrective_then_most_reflection(project, memb
 
 def test_pinned_items_come_first(project, member, traces):
     first, _, last = traces(3)
-    services.queue_pin(project=project, trace_id=last.pk)
+    queue.queue_pin(project=project, trace_id=last.pk)
     assert next_for(project, member()).trace_id == last.pk
     assert next_for(project, member()).trace_id == first.pk
 
@@ -94,10 +96,10 @@ def test_policy_filters_which_traces_enter(project, member):
     a = TraceFactory(project=project, model_name="m/a")
     b = TraceFactory(project=project, model_name="m/b")
     Trace.objects.filter(pk=b.pk).update(final_correct=False)
-    services.queue_policy_set(project=project, policy={"models": ["m/b"], "gold_rate": 0})
+    queue.queue_policy_set(project=project, policy={"models": ["m/b"], "gold_rate": 0})
     assert next_for(project, member()).trace_id == b.pk
     assert next_for(project, member()) is None
-    services.queue_policy_set(project=project, policy={"correctness": "right"})
+    queue.queue_policy_set(project=project, policy={"correctness": "right"})
     assert next_for(project, member()).trace_id == a.pk
 
 
@@ -106,7 +108,7 @@ def test_invalid_policy_is_refused(project):
 
     for bad in ({"order": ["nope"]}, {"gold_rate": 2}, {"runs": ["x"]}, {"extra": 1}, []):
         with pytest.raises(ValidationError):
-            services.queue_policy_set(project=project, policy=bad)
+            queue.queue_policy_set(project=project, policy=bad)
 
 
 def test_a_user_with_a_submitted_annotation_is_not_given_the_trace(project, member, traces):
@@ -123,7 +125,7 @@ def test_annotation_outside_the_queue_takes_a_slot(project, member, traces):
     (trace,) = traces(1)
     alice = member()
     submit(trace, alice)
-    services.claim_complete(trace=trace, user=alice)
+    claims.claim_complete(trace=trace, user=alice)
     assert next_for(project, member()) is None
 
 
@@ -142,8 +144,8 @@ def test_skip_releases_the_trace_for_others_but_not_back_to_the_skipper(project,
     (trace,) = traces(1)
     alice, bob = member(), member()
     claim = next_for(project, alice)
-    assert services.claim_release(claim=claim, by=alice)
-    assert not services.claim_release(claim=claim, by=alice)  # already released
+    assert claims.claim_release(claim=claim, by=alice)
+    assert not claims.claim_release(claim=claim, by=alice)  # already released
     assert next_for(project, alice) is None
     assert next_for(project, bob).trace_id == trace.pk
 
@@ -160,8 +162,8 @@ def test_lease_expires_and_the_trace_returns_to_the_queue(project, member, trace
     with time_machine.travel(start + timedelta(minutes=10, seconds=1), tick=False):
         taken = next_for(project, bob)
         assert taken.trace_id == trace.pk
-        with pytest.raises(services.ClaimLost):
-            services.claim_heartbeat(claim_id=claim.pk, user=alice)
+        with pytest.raises(errors.ClaimLost):
+            claims.claim_heartbeat(claim_id=claim.pk, user=alice)
     claim.refresh_from_db()
     assert claim.state == "expired"
 
@@ -175,25 +177,25 @@ def test_heartbeat_keeps_the_lease_alive(project, member, traces, settings):
         claim = next_for(project, alice)
     for minute in range(1, 30):
         with time_machine.travel(start + timedelta(minutes=minute), tick=False):
-            services.claim_heartbeat(claim_id=claim.pk, user=alice)
+            claims.claim_heartbeat(claim_id=claim.pk, user=alice)
     with time_machine.travel(start + timedelta(minutes=35), tick=False):
         assert next_for(project, bob) is None
         assert next_for(project, alice).pk == claim.pk
-    with pytest.raises(services.ClaimLost):
-        services.claim_heartbeat(claim_id=claim.pk, user=bob)  # not bob's
+    with pytest.raises(errors.ClaimLost):
+        claims.claim_heartbeat(claim_id=claim.pk, user=bob)  # not bob's
 
 
 def test_gold_items_are_served_at_the_gold_rate_and_only_once(project, member, traces):
     plain, gold_trace = traces(2)
-    services.gold_set(project=project, trace_id=gold_trace.pk, expected_first_error_step=-1)
+    queue.gold_set(project=project, trace_id=gold_trace.pk, expected_first_error_step=-1)
     alice = member()
-    claim = services.queue_next(project=project, user=alice, rng=lambda: 0.0)
+    claim = claims.queue_next(project=project, user=alice, rng=lambda: 0.0)
     assert claim.trace_id == gold_trace.pk and claim.is_gold and claim.slot is None
     submit(gold_trace, alice, first_error_step=-1)
-    claim = services.queue_next(project=project, user=alice, rng=lambda: 0.0)
+    claim = claims.queue_next(project=project, user=alice, rng=lambda: 0.0)
     assert claim.trace_id == plain.pk  # no gold left for alice: regular work
     # gold items do not use the overlap: everybody gets them
-    assert services.queue_next(project=project, user=member(), rng=lambda: 0.0).trace_id == (
+    assert claims.queue_next(project=project, user=member(), rng=lambda: 0.0).trace_id == (
         gold_trace.pk
     )
     # and they never come up as regular work
@@ -201,7 +203,6 @@ def test_gold_items_are_served_at_the_gold_rate_and_only_once(project, member, t
 
 
 def test_gold_accuracy_is_scored_per_annotator(project, member, traces):
-    from reflectlab.review.selectors import annotator_stats
 
     a, b = traces(2)
     GoldItem.objects.create(project=project, trace=a, expected_first_error_step=2)
@@ -221,7 +222,7 @@ def test_queue_counts_follow_the_claims(project, member, traces):
     claim = next_for(project, alice)
     item = QueueItem.objects.get(trace=trace)
     assert (item.n_taken, item.is_open) == (1, True)
-    services.claim_release(claim=claim, by=alice)
+    claims.claim_release(claim=claim, by=alice)
     item.refresh_from_db()
     assert (item.n_taken, item.is_open) == (0, True)
     Annotation.objects.all().delete()

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 import pytest
 from django.db import connection, connections
 
-from reflectlab.review import services
+from reflectlab.review import claims
 from reflectlab.review.models import Claim
 from tests.factories import MembershipFactory, ProjectFactory, TraceFactory, UserFactory
 
@@ -30,16 +30,16 @@ def run_claimers(project, users, rounds: int, *, skip_every: int = 0):
         try:
             for round_no in range(rounds):
                 barrier.wait(timeout=60)
-                claim = services.queue_next(project=project, user=user, rng=lambda: 1.0)
+                claim = claims.queue_next(project=project, user=user, rng=lambda: 1.0)
                 if claim is None:
                     continue
                 skip = skip_every and (index + round_no) % skip_every == 0
                 with lock:
                     log.append((claim.trace_id, user.pk, "skip" if skip else "done"))
                 if skip:
-                    services.claim_release(claim=claim, by=user)
+                    claims.claim_release(claim=claim, by=user)
                 else:
-                    services.claim_complete(trace=claim.trace, user=user)
+                    claims.claim_complete(trace=claim.trace, user=user)
         except BaseException as exc:  # surfaced in the main thread
             errors.append(exc)
             barrier.abort()

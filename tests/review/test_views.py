@@ -5,6 +5,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from reflectlab.annotations.models import Annotation
+from reflectlab.review.claims import queue_next
 from reflectlab.review.models import Claim, GoldItem, QueueItem, Review
 from tests.review.conftest import submit
 
@@ -98,8 +99,6 @@ def test_skip_releases_and_claims_the_next(as_annotator, project, traces):
 
 def test_another_annotator_cannot_release_my_claim(client, project, traces, member, annotator):
     traces(1)
-    from reflectlab.review.services import queue_next
-
     claim = queue_next(project=project, user=annotator)
     client.force_login(member())
     assert client.post(reverse("review:claim-release", args=[claim.pk])).status_code == 403
