@@ -36,6 +36,7 @@ def membership_set(*, project: Project, username: str, role: str) -> Membership:
         user = User.objects.get(username=username)
     except User.DoesNotExist:
         raise ValidationError({"username": f"No user named {username!r}."}) from None
+    _lock_memberships(project)
     membership, created = Membership.objects.get_or_create(
         project=project, user=user, defaults={"role": role}
     )
@@ -48,13 +49,23 @@ def membership_set(*, project: Project, username: str, role: str) -> Membership:
 
 @transaction.atomic
 def membership_remove(*, project: Project, membership_id: int) -> None:
-    membership = (
-        Membership.objects.select_for_update().filter(pk=membership_id, project=project).first()
-    )
+    _lock_memberships(project)
+    membership = Membership.objects.filter(pk=membership_id, project=project).first()
     if membership is None:
         raise ValidationError("No such member.")
     _refuse_last_manager(project, membership, None)
     membership.delete()
+
+
+def _lock_memberships(project: Project) -> None:
+    """Serialise membership changes of one project on its row lock.
+
+    The last-manager rule reads every manager and writes one row: two managers
+    demoting each other at once would each count two and both succeed. Under
+    this lock the second counts after the first has committed. (SQLite's
+    IMMEDIATE transactions serialise all writers already.)
+    """
+    list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk"))
 
 
 def _refuse_last_manager(project: Project, membership: Membership, new_role: str | None) -> None:
