@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
 from django.urls import reverse
 
 from reflectlab.annotations import services
@@ -267,3 +268,45 @@ def test_api_submit_is_for_the_annotator_only(api, trace, project):
         project=project, trace=trace, annotator=other, first_error_step=-1
     )
     assert api.post(f"/api/v1/annotations/{theirs.pk}/submit", {}, format="json").status_code == 403
+
+
+def test_api_annotators_annotate_only_what_the_queue_gave_them(project, trace):
+    from rest_framework.test import APIClient
+
+    project.overlap = 1
+    project.save()
+    first, second = UserFactory(), UserFactory()
+    for annotator in (first, second):
+        MembershipFactory(project=project, user=annotator, role="annotator")
+    apis = {}
+    for annotator in (first, second):
+        apis[annotator] = APIClient()
+        apis[annotator].force_authenticate(annotator)
+    # Outside the queue, an annotator may not start one: not even on a free trace.
+    refused = apis[first].post(reverse("api-annotations"), {"trace": trace.pk}, format="json")
+    assert refused.status_code == 403
+    assert "take your next trace from the queue" in refused.json()["error"]["detail"]
+    assert not Annotation.objects.exists()
+    assert queue_next(project=project, user=first).trace_id == trace.pk
+    taken = apis[first].post(reverse("api-annotations"), {"trace": trace.pk}, format="json")
+    assert taken.status_code == 201
+    # The project wants one annotator per trace: a second one past the overlap is refused.
+    assert queue_next(project=project, user=second) is None
+    past = apis[second].post(reverse("api-annotations"), {"trace": trace.pk}, format="json")
+    assert past.status_code == 403 and Annotation.objects.count() == 1
+    # The workspace's save goes through the same rule.
+    client = Client()
+    client.force_login(second)
+    page = client.post(reverse("annotations:save", args=[trace.pk]), form(1), headers=JSON)
+    assert page.status_code == 403 and Annotation.objects.count() == 1
+
+
+def test_api_reviewers_may_annotate_any_trace_of_their_project(project, trace):
+    from rest_framework.test import APIClient
+
+    reviewer = UserFactory()
+    MembershipFactory(project=project, user=reviewer, role="reviewer")
+    client = APIClient()
+    client.force_authenticate(reviewer)
+    response = client.post(reverse("api-annotations"), {"trace": trace.pk}, format="json")
+    assert response.status_code == 201

@@ -139,3 +139,37 @@ def test_releasing_a_review_claim_puts_the_annotation_back(project, member, trac
     claims.claim_release(claim=claim, by=r1)
     assert decisions.review_next(project=project, user=r2).annotation_id == claim.annotation_id
     assert Claim.objects.filter(kind="review", state="active").count() == 1
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        {"first_error_step": "n_steps"},
+        {"step_labels": {"n_steps": -1}},
+        {"error_category": "not one of the project's"},
+        {"violated_principles": ["not one of the project's"]},
+    ],
+)
+def test_a_reviewer_edit_outside_the_trace_or_project_is_refused_not_saved(
+    project, member, traces, edits
+):
+    # A first error past the last step used to be saved (and silently dropped
+    # the row from the ``stepwise`` export): the annotator's bounds hold here too.
+    (trace,) = traces(1)
+    annotation = submit(trace, member())
+    name, value = next(iter(edits.items()))
+    if value == "n_steps":
+        value = trace.n_steps
+    elif isinstance(value, dict):
+        value = {str(trace.n_steps): -1}
+    with pytest.raises(ValidationError) as refused:
+        decisions.review_decide(
+            annotation=annotation,
+            reviewer=member("reviewer"),
+            decision="edit",
+            edits={name: value},
+        )
+    assert name in refused.value.message_dict
+    stored = Annotation.objects.get(pk=annotation.pk)
+    assert (stored.state, stored.version, stored.first_error_step) == ("submitted", 1, 1)
+    assert not Review.objects.exists()
