@@ -40,19 +40,12 @@ ANALYSIS_LIBRARIES = {"math_verify", "orjson"}
 # Areas other engineers are reshaping right now (issue 11). Each mark names who
 # and why; the lead removes it when their branch lands. A strict xfail turns red
 # the moment the area is fixed, so a stale mark cannot linger.
-PENDING_CYCLES = {
-    "reflectlab.review": "h11-review is splitting review/services.py; review.selectors <-> "
-    "review.services (and the lazy imports inside review/) go with it",
-}
+PENDING_CYCLES = {}
 PENDING_LAZY_IMPORTS = {
-    "reflectlab.review": "h11-review is splitting review/ (issue 11)",
-    "reflectlab.annotations.services": "h11-review owns annotations/services.py (one validator; "
-    "it reaches review.services and runs.services lazily)",
     "reflectlab.annotations.views": "h11-workspace is merging the workspace views "
     "(annotations/views.py imports traces/views.py lazily)",
 }
 PENDING_BIG_MODULES = {
-    "reflectlab.review.services": "h11-review is splitting it into queue, claims and decisions",
     "reflectlab.dashboards.selectors": "h16-scale owns dashboards/ and is reworking its selectors",
 }
 
