@@ -13,6 +13,7 @@ from reflectlab.annotations import selectors as annotation_selectors
 from reflectlab.annotations.models import Annotation
 from reflectlab.annotations.services import annotation_state
 from reflectlab.core.access import object_for, project_view
+from reflectlab.core.htmx import stop_polling
 from reflectlab.core.http import HtmxHttpRequest
 from reflectlab.traces import selectors
 from reflectlab.traces.forms import TraceFilterForm
@@ -134,13 +135,11 @@ def _legend(metrics: dict) -> list[tuple[str, str, int | None]]:
 @login_required
 @require_GET
 def branch_detail(request: HtmxHttpRequest, trace_id: int, branch_id: int):
-    """One branch's panel; polled every second until the worker finishes (then 286)."""
+    """One branch's panel; polled every second until the worker finishes."""
     trace, _membership = object_for(request.user, Trace.objects.all(), trace_id)
     branch = get_object_or_404(annotation_selectors.trace_branches(trace=trace), pk=branch_id)
     context = {"trace": trace, "b": branch_item(branch)}
     if request.htmx:
         response = render(request, "traces/detail.html#branch", context)
-        if branch.state != Trace.State.PENDING:
-            response.status_code = 286  # htmx: stop polling
-        return response
+        return stop_polling(response, when=branch.state != Trace.State.PENDING)
     return redirect(f"{reverse('traces:detail', args=[trace.pk])}#branch-{branch.pk}")
