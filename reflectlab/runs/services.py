@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.projects.models import Project
 from reflectlab.prompts.models import Prompt
 from reflectlab.providers.base import (
@@ -58,7 +59,6 @@ logger = logging.getLogger(__name__)
 
 MAX_SAMPLES = 64
 ITEM_BATCH = 1000
-MAX_ERROR_CHARS = 2000
 
 
 # -- creating, cancelling, finishing -------------------------------------------
