@@ -29,7 +29,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -51,7 +50,7 @@ from reflectlab.providers.registry import endpoint_key, provider_for, sampling_f
 from reflectlab.runs import conf, leases
 from reflectlab.runs.execution import Executor, backoff_seconds, chat_messages
 from reflectlab.runs.models import Run, RunItem
-from reflectlab.traces.analysis import analysis_columns
+from reflectlab.traces.analysis import ANALYSIS_FIELDS
 from reflectlab.traces.models import Trace
 from reflectlab.traces.services import trace_analyze
 
@@ -436,14 +435,9 @@ def trace_continue(*, branch_id: int, config_id: int) -> Trace:
         for name, value in fields.items():
             setattr(branch, name, value)
         trace_analyze(trace=branch, save=False)
-        columns = {name: getattr(branch, name) for name in _analysis_fields()}
+        columns = {name: getattr(branch, name) for name in ANALYSIS_FIELDS}
         Trace.objects.filter(pk=branch.pk, state=Trace.State.PENDING).update(
             state=Trace.State.READY, error="", **fields, **columns
         )
     branch.refresh_from_db()
     return branch
-
-
-@lru_cache(maxsize=1)
-def _analysis_fields() -> tuple[str, ...]:
-    return tuple(analysis_columns(response=""))
