@@ -338,14 +338,12 @@ def continuation_prefix(*, parent: Trace, step_index: int) -> tuple[str, bool]:
     must be opened for the model (the prefix came from a separate reasoning field
     or from a response whose template opened ``<think>``).
 
-    Offsets are those of the stored analysis: into ``reasoning`` when the trace
-    had a separate reasoning field, else into ``raw_response``.
+    Offsets are those of the stored analysis, into ``Trace.step_text``.
     """
     analysis = parent.analysis or {}
     step = analysis["steps"][step_index]
     source = (analysis.get("extraction") or {}).get("source", "")
-    text = parent.reasoning if source == "reasoning_field" else parent.raw_response
-    return text[: step["start"]], source in {"reasoning_field", "closing_tag"}
+    return parent.step_text[: step["start"]], source in {"reasoning_field", "closing_tag"}
 
 
 def _continue(
