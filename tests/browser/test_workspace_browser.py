@@ -105,6 +105,7 @@ def test_hint_regenerate_shows_graded_branch_beside_original(
     # polled every second until the real worker finished: then graded steps
     page.wait_for_selector("#branches article.state-ready mark.hint", timeout=WORKER_TIMEOUT_MS)
     assert "final answer right" in branch.inner_text()
+    page.wait_for_selector("#save-status:has-text('branch ready')", timeout=5_000)
     assert page.locator("#ws-columns.has-branches").count() == 1
     annotation = Annotation.objects.get(trace=trace, annotator=user)
     made = Trace.objects.get(parent=trace)
