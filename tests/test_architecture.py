@@ -48,8 +48,6 @@ PENDING_LAZY_IMPORTS = {
     "reflectlab.review": "h11-review is splitting review/ (issue 11)",
     "reflectlab.annotations.services": "h11-review owns annotations/services.py (one validator; "
     "it reaches review.services and runs.services lazily)",
-    "reflectlab.annotations.views": "h11-workspace is merging the workspace views "
-    "(annotations/views.py imports traces/views.py lazily)",
 }
 PENDING_BIG_MODULES = {
     "reflectlab.review.services": "h11-review is splitting it into queue, claims and decisions",
