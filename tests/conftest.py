@@ -4,6 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from reflectlab.providers.models import ModelConfig
+from reflectlab.providers.testing import FakeOpenAIServer
 from tests.factories import MembershipFactory, ProjectFactory, TraceFactory, UserFactory
 
 # Playwright on the system Chromium, for every browser test in the tree.
@@ -51,6 +53,27 @@ def make_user(db):
         return UserFactory(**kwargs)
 
     return make
+
+
+@pytest.fixture
+def model_server():
+    """A real OpenAI-compatible HTTP server on 127.0.0.1 (``providers.testing``)."""
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def model_config(project, model_server):
+    """The project's model config on ``model_server``: regeneration runs for real
+    against it, in-process (``trace_continue``) or on a ``celery_worker_process``."""
+    return ModelConfig.objects.create(
+        project=project,
+        name="fake",
+        base_url=model_server.base_url,
+        model="fake-model",
+        timeout_seconds=5.0,
+        max_retries=1,
+    )
 
 
 __all__ = ["get_user_model"]

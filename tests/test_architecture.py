@@ -41,10 +41,7 @@ ANALYSIS_LIBRARIES = {"math_verify", "orjson"}
 # and why; the lead removes it when their branch lands. A strict xfail turns red
 # the moment the area is fixed, so a stale mark cannot linger.
 PENDING_CYCLES = {}
-PENDING_LAZY_IMPORTS = {
-    "reflectlab.annotations.views": "h11-workspace is merging the workspace views "
-    "(annotations/views.py imports traces/views.py lazily)",
-}
+PENDING_LAZY_IMPORTS: dict[str, str] = {}
 PENDING_BIG_MODULES = {
     "reflectlab.dashboards.selectors": "h16-scale owns dashboards/ and is reworking its selectors",
 }

@@ -1,14 +1,16 @@
 from django.urls import path
 
-from reflectlab.annotations import views
+from reflectlab.annotations import workspace
 
 app_name = "annotations"
 urlpatterns = [
-    path("traces/<int:trace_id>/annotation/save", views.annotation_save_view, name="save"),
-    path("traces/<int:trace_id>/annotation/submit", views.annotation_submit_view, name="submit"),
+    path("traces/<int:trace_id>/annotation/save", workspace.annotation_save_view, name="save"),
+    path(
+        "traces/<int:trace_id>/annotation/submit", workspace.annotation_submit_view, name="submit"
+    ),
     path(
         "traces/<int:trace_id>/annotation/regenerate",
-        views.annotation_regenerate_view,
+        workspace.annotation_regenerate_view,
         name="regenerate",
     ),
 ]

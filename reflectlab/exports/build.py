@@ -70,18 +70,17 @@ def canonical_record(trace: Trace) -> dict[str, Any]:
             if f.attname not in {"project_id", "trace_id"}
         }
         fields["annotator"] = a.annotator.username
-        if hasattr(a, "export_reviews"):
-            fields["reviews"] = [
-                {
-                    **{
-                        f.attname: getattr(r, f.attname)
-                        for f in type(r)._meta.concrete_fields
-                        if f.attname not in {"project_id", "annotation_id"}
-                    },
-                    "reviewer": r.reviewer.username,
-                }
-                for r in a.export_reviews
-            ]
+        fields["reviews"] = [
+            {
+                **{
+                    f.attname: getattr(r, f.attname)
+                    for f in type(r)._meta.concrete_fields
+                    if f.attname not in {"project_id", "annotation_id"}
+                },
+                "reviewer": r.reviewer.username,
+            }
+            for r in a.export_reviews
+        ]
         annotations.append(fields)
     prompt = trace.prompt
     return {

@@ -16,6 +16,7 @@ from reflectlab.exports.text import (
     paragraphs,
     split_thinking,
 )
+from reflectlab.traces.models import step_text_for_source
 
 ANNOTATION_FIELDS = [
     "id",
@@ -42,7 +43,7 @@ ANNOTATION_FIELDS = [
     "trace__final_correct",
     "trace__analyzer_version",
 ]
-STEP_FIELDS = ["trace__analysis__steps"]
+STEP_FIELDS = ["trace__analysis__steps", "trace__analysis__extraction__source"]
 BRANCH_FIELDS = [
     "branch__state",
     "branch__raw_response",
@@ -53,6 +54,7 @@ BRANCH_FIELDS = [
     "branch__branch_step",
     "branch__continuation_prefix_chars",
     "branch__continuation_mode",
+    "branch__analysis__extraction__source",
 ]
 
 
@@ -125,9 +127,12 @@ def parent_steps(a: dict) -> list[dict] | None:
 
 def corrected_turns(a: dict, ctx: Context, mode: str) -> tuple[list[dict], list[dict]]:
     """(extra prompt turns, assistant turns) of the hint-corrected trajectory."""
-    reasoning_field = bool(a["branch__reasoning"])
-    stream = a["branch__reasoning"] if reasoning_field else a["branch__raw_response"]
-    parent_stream = a["trace__reasoning"] or a["trace__raw_response"]
+    # The texts the stored analyses index (Trace.step_text), by extraction source.
+    reasoning_field = a["branch__analysis__extraction__source"] == "reasoning_field"
+    stream = step_text_for_source(
+        a["branch__raw_response"], a["branch__reasoning"], a["branch__analysis__extraction__source"]
+    )
+    parent_stream = parent_step_text(a)
     prefix_chars = a["branch__continuation_prefix_chars"]
     parts = branch_parts(
         branch_text=stream,
@@ -210,8 +215,15 @@ def first_error(a: dict) -> int | None:
     return None
 
 
+def parent_step_text(a: dict) -> str:
+    """``Trace.step_text`` of the original trace of row ``a``."""
+    return step_text_for_source(
+        a["trace__raw_response"], a["trace__reasoning"], a["trace__analysis__extraction__source"]
+    )
+
+
 def step_texts(a: dict) -> list[str]:
-    stream = a["trace__reasoning"] or a["trace__raw_response"]
+    stream = parent_step_text(a)
     return [stream[s["start"] : s["end"]] for s in parent_steps(a) or []]
 
 

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from reflectlab.core.access import project_view
+from reflectlab.core.htmx import stop_polling
 from reflectlab.core.http import HtmxHttpRequest
 from reflectlab.core.pagination import page_of
 from reflectlab.exports import selectors, services
@@ -58,9 +59,7 @@ def export_detail(request: HtmxHttpRequest, project_id: int, export_id: int):
     }
     if request.htmx:
         response = render(request, "exports/detail.html#export-status", context)
-        if export.is_terminal:
-            response.status_code = 286  # htmx stops polling
-        return response
+        return stop_polling(response, when=export.is_terminal)
     return render(request, "exports/detail.html", context)
 
 

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from reflectlab.core.access import project_view
+from reflectlab.core.htmx import stop_polling
 from reflectlab.core.http import HtmxHttpRequest
 from reflectlab.projects.models import Role
 from reflectlab.prompts import selectors, services
@@ -66,8 +67,5 @@ def import_detail(request: HtmxHttpRequest, project_id: int, job_id: int):
     context = {"project": request.project, "job": job}
     if request.htmx:
         response = render(request, "prompts/import_detail.html#import-status", context)
-        # 286 tells htmx to stop polling once the job has finished.
-        if job.is_terminal:
-            response.status_code = 286
-        return response
+        return stop_polling(response, when=job.is_terminal)
     return render(request, "prompts/import_detail.html", context)

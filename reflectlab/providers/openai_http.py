@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.providers.base import (
     Generation,
     GenerationRequest,
@@ -33,7 +34,6 @@ from reflectlab.providers.base import (
 )
 
 TRANSIENT_STATUS = {408, 409, 425, 429}
-MAX_ERROR_CHARS = 500
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -405,8 +405,7 @@ def labelled_steps(annotation: Annotation) -> list[dict[str, Any]]:
     """The trace's steps (text shortened) with this annotation's labels, for review."""
     trace = annotation.trace
     analysis = trace.analysis or {}
-    extraction = analysis.get("extraction") or {}
-    text = trace.reasoning if extraction.get("source") == "reasoning_field" else trace.raw_response
+    text = trace.step_text
     labels = annotation.step_labels or {}
     rows = []
     for step in analysis.get("steps", []):

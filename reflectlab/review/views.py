@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from reflectlab.annotations.models import Annotation
 from reflectlab.core.access import object_for, project_view
 from reflectlab.core.errors import ClaimLost, Conflict
+from reflectlab.core.htmx import stop_polling
 from reflectlab.core.http import HtmxHttpRequest
 from reflectlab.projects.models import Role
 from reflectlab.review import claims, decisions, selectors
@@ -18,8 +19,6 @@ from reflectlab.review.forms import GoldForm, PinForm, PolicyForm, ReviewForm
 from reflectlab.review.models import DONE_STATES, Claim, GoldItem
 from reflectlab.review.policy import project_policy
 from reflectlab.traces.selectors import model_names
-
-STOP_POLLING = 286  # htmx stops an `every` trigger on this status
 
 
 def _roles(membership) -> dict:
@@ -171,9 +170,9 @@ def claim_heartbeat(request: HtmxHttpRequest, claim_id: int):
         "review/_lease.html#claim-lease",
         {"claim": claim, "lost": lost, "now": timezone.now()},
     )
-    if lost:
-        response.status_code = STOP_POLLING if request.htmx else 409
-    return response
+    if lost and not request.htmx:
+        response.status_code = 409  # a plain post: the claim is gone
+    return stop_polling(response, when=lost and bool(request.htmx))
 
 
 @project_view()

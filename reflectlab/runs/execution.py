@@ -39,6 +39,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.prompts.models import Prompt
 from reflectlab.providers.base import (
     Generation,
@@ -55,7 +56,6 @@ from reflectlab.traces.services import trace_analyze
 
 logger = logging.getLogger(__name__)
 
-MAX_ERROR_CHARS = 2000
 WRITE_BATCH = 256
 FLUSH_SECONDS = 0.1  # finished items wait at most this long to be written
 STATE_CHECK_SECONDS = 0.25  # cancellation is seen within this long

@@ -29,7 +29,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -37,6 +36,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.projects.models import Project
 from reflectlab.prompts.models import Prompt
 from reflectlab.providers.base import (
@@ -50,7 +50,7 @@ from reflectlab.providers.registry import endpoint_key, provider_for, sampling_f
 from reflectlab.runs import conf, leases
 from reflectlab.runs.execution import Executor, backoff_seconds, chat_messages
 from reflectlab.runs.models import Run, RunItem
-from reflectlab.traces.analysis import analysis_columns
+from reflectlab.traces.analysis import ANALYSIS_FIELDS
 from reflectlab.traces.models import Trace
 from reflectlab.traces.services import trace_analyze
 
@@ -58,7 +58,6 @@ logger = logging.getLogger(__name__)
 
 MAX_SAMPLES = 64
 ITEM_BATCH = 1000
-MAX_ERROR_CHARS = 2000
 
 
 # -- creating, cancelling, finishing -------------------------------------------
@@ -339,14 +338,12 @@ def continuation_prefix(*, parent: Trace, step_index: int) -> tuple[str, bool]:
     must be opened for the model (the prefix came from a separate reasoning field
     or from a response whose template opened ``<think>``).
 
-    Offsets are those of the stored analysis: into ``reasoning`` when the trace
-    had a separate reasoning field, else into ``raw_response``.
+    Offsets are those of the stored analysis, into ``Trace.step_text``.
     """
     analysis = parent.analysis or {}
     step = analysis["steps"][step_index]
     source = (analysis.get("extraction") or {}).get("source", "")
-    text = parent.reasoning if source == "reasoning_field" else parent.raw_response
-    return text[: step["start"]], source in {"reasoning_field", "closing_tag"}
+    return parent.step_text[: step["start"]], source in {"reasoning_field", "closing_tag"}
 
 
 def _continue(
@@ -436,14 +433,9 @@ def trace_continue(*, branch_id: int, config_id: int) -> Trace:
         for name, value in fields.items():
             setattr(branch, name, value)
         trace_analyze(trace=branch, save=False)
-        columns = {name: getattr(branch, name) for name in _analysis_fields()}
+        columns = {name: getattr(branch, name) for name in ANALYSIS_FIELDS}
         Trace.objects.filter(pk=branch.pk, state=Trace.State.PENDING).update(
             state=Trace.State.READY, error="", **fields, **columns
         )
     branch.refresh_from_db()
     return branch
-
-
-@lru_cache(maxsize=1)
-def _analysis_fields() -> tuple[str, ...]:
-    return tuple(analysis_columns(response=""))

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from reflectlab.core.access import object_for, project_view
+from reflectlab.core.htmx import stop_polling
 from reflectlab.core.http import HtmxHttpRequest
 from reflectlab.projects.models import Role
 from reflectlab.runs import selectors, services
@@ -79,9 +80,7 @@ def run_detail(request: HtmxHttpRequest, run_id: int):
     context = _status_context(run, membership)
     if request.htmx:
         response = render(request, "runs/detail.html#run-status", context)
-        if run.is_terminal:
-            response.status_code = 286  # htmx stops polling
-        return response
+        return stop_polling(response, when=run.is_terminal)
     return render(request, "runs/detail.html", context)
 
 

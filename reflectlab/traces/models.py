@@ -123,6 +123,14 @@ class Trace(models.Model):
 def step_text_of(raw_response: str, reasoning: str, analysis: dict | None) -> str:
     """``Trace.step_text`` for code that reads values() rows instead of instances."""
     extraction = (analysis or {}).get("extraction") or {}
-    if extraction.get("source") == "reasoning_field":
+    return step_text_for_source(raw_response, reasoning, extraction.get("source"))
+
+
+def step_text_for_source(raw_response: str, reasoning: str, source: str | None) -> str:
+    """``Trace.step_text`` from the extraction source alone (``analysis.extraction.source``).
+
+    For readers that fetch only that key of the analysis, as exports do.
+    """
+    if source == "reasoning_field":
         return reasoning or ""
     return raw_response or ""

@@ -181,8 +181,7 @@ def present_trace(
     analysis = trace.analysis or {}
     extraction = analysis.get("extraction") or {}
     raw = trace.raw_response or ""
-    in_reasoning = extraction.get("source") == "reasoning_field"
-    source = trace.reasoning if in_reasoning else raw
+    source = trace.step_text
     steps = analysis.get("steps") or []
     candidates = analysis.get("candidates") or []
     labels = labels or {}

@@ -1,14 +1,17 @@
 from django.urls import path
 
+from reflectlab.annotations import workspace
 from reflectlab.traces import views
 
+# The trace page is the annotation workspace (see ``annotations/workspace.py``);
+# it keeps its place and names here, where the rest of the site links to it.
 app_name = "traces"
 urlpatterns = [
     path("projects/<int:project_id>/traces/", views.trace_list, name="list"),
-    path("traces/<int:trace_id>/", views.trace_detail, name="detail"),
+    path("traces/<int:trace_id>/", workspace.trace_detail, name="detail"),
     path(
         "traces/<int:trace_id>/branches/<int:branch_id>/",
-        views.branch_detail,
+        workspace.branch_detail,
         name="branch",
     ),
 ]

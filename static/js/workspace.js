@@ -13,6 +13,7 @@
   const $ = (id) => document.getElementById(id);
   const csrf = form ? form.querySelector("[name=csrfmiddlewaretoken]").value : "";
   let cur = -1;
+  let regenerating = false; // a branch was started and its panel still polls
   let labels = Object.assign({}, (config.annotation && config.annotation.step_labels) || {});
 
   // ---- math (KaTeX auto-render, only \( \), \[ \], $$ $$; a lone $ is currency)
@@ -281,6 +282,7 @@
     const version = resp.headers.get("X-Annotation-Version");
     if (version) field("version").value = version;
     status(`Saved v${field("version").value} · regenerating`, "saved");
+    regenerating = true;
     const html = await resp.text();
     const holder = document.createElement("div");
     holder.innerHTML = html; // server-rendered, escaped partial
@@ -415,6 +417,15 @@
     if (editable && (dirty || conflicted) && !submitting) { ev.preventDefault(); ev.returnValue = ""; }
   });
   document.body.addEventListener("htmx:afterSwap", () => observeMath($("branches")));
+  // A branch panel stops polling once the worker is done: say so where "regenerating" was.
+  // (afterSettle: during the swap htmx still holds the old, pending panel.)
+  document.body.addEventListener("htmx:afterSettle", () => {
+    if (!regenerating || $("branches").querySelector("article.state-pending")) return;
+    regenerating = false;
+    const failed = $("branches").querySelector("article.branch:last-child.state-failed");
+    status(`Saved v${field("version").value} · ${failed ? "regeneration failed" : "branch ready"}`,
+      failed ? "failed" : "saved");
+  });
 
   labelSummary();
   const fromHash = /^#s(\d+)$/.exec(location.hash);

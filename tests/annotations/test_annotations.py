@@ -13,8 +13,9 @@ from reflectlab.annotations import services
 from reflectlab.annotations.models import Annotation
 from reflectlab.review.claims import queue_next
 from reflectlab.review.models import Claim
+from reflectlab.runs.services import trace_continue
+from reflectlab.runs.tasks import trace_continue_task
 from reflectlab.traces.models import Trace
-from tests.annotations.fakes import fake_regeneration, model_config_for
 from tests.factories import MembershipFactory, TraceFactory, UserFactory
 
 
@@ -181,9 +182,12 @@ def test_outsider_cannot_save(client, trace):
     assert not Annotation.objects.exists()
 
 
-def test_regenerate_links_branch_and_returns_polling_partial(logged_in, trace, project, user):
-    model_config_for(project)
-    with fake_regeneration():
+def test_regenerate_links_branch_and_returns_polling_partial(
+    logged_in, trace, user, model_config, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr(trace_continue_task, "delay", lambda *args: sent.append(args))
+    with django_capture_on_commit_callbacks() as callbacks:
         response = logged_in.post(
             reverse("annotations:regenerate", args=[trace.pk]),
             {"version": 1, "hint_step": 1, "hint": "Check the sum."},
@@ -191,11 +195,26 @@ def test_regenerate_links_branch_and_returns_polling_partial(logged_in, trace, p
         )
     assert response.status_code == 200, response.content
     branch = Trace.objects.get(parent=trace)
-    assert f'id="branch-{branch.pk}"' in response.content.decode()
+    html = response.content.decode()
+    assert f'id="branch-{branch.pk}"' in html and 'hx-trigger="every 1s"' in html
     annotation = Annotation.objects.get(trace=trace, annotator=user)
     assert annotation.branch == branch and annotation.hint_step == 1
     assert response["X-Annotation-Version"] == str(annotation.version)
     assert branch.hint == "Check the sum." and branch.branch_step == 1
+    assert branch.state == Trace.State.PENDING  # the request never waits on the model
+
+    # The generation is enqueued after commit, not run in the request.
+    assert len(callbacks) == 1 and sent == []
+    callbacks[0]()
+    assert sent == [(branch.pk, model_config.pk)]
+
+    # The worker's side, outside the request, against a real HTTP model server.
+    trace_continue(branch_id=branch.pk, config_id=model_config.pk)
+    url = reverse("traces:branch", args=[trace.pk, branch.pk])
+    ready = logged_in.get(url, headers={"HX-Request": "true"})
+    assert ready.status_code == 286
+    assert '<mark class="hint"' in ready.content.decode()
+    assert "final answer right" in ready.content.decode()
 
 
 def test_regenerate_without_hint_is_400(logged_in, trace):

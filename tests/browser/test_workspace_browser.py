@@ -14,9 +14,8 @@ from django.urls import reverse
 
 from reflectlab.annotations.models import Annotation
 from reflectlab.prompts.services import import_stream
+from reflectlab.providers import testing as model_server_replies
 from reflectlab.traces.models import Trace
-from tests.annotations import fakes
-from tests.annotations.fakes import fake_regeneration, model_config_for
 from tests.browser.fixtures import login
 from tests.factories import TraceFactory
 
@@ -27,6 +26,10 @@ RESPONSE = (
     "Wait, let me double-check: 3 + 2 = 6. Yes.\n\nSo the answer is \\boxed{6}.\n"
     "</think>\n\nThe answer is \\boxed{6}."
 )
+
+
+# A real worker process starts, then calls the model server: a bound, not a speed claim.
+WORKER_TIMEOUT_MS = 60_000
 
 
 def open_trace(page, live_server, trace):
@@ -85,22 +88,24 @@ def test_full_keyboard_flow_from_open_to_submit(page, live_server, user, project
     print(f"\nkeystrokes besides typed text: {len(keys)} ({' '.join(keys)})")
 
 
-def test_hint_regenerate_shows_graded_branch_beside_original(page, live_server, user, project):
+@pytest.mark.worker
+def test_hint_regenerate_shows_graded_branch_beside_original(
+    page, live_server, user, project, model_config, celery_worker_process
+):
     trace = TraceFactory(project=project, raw_response=RESPONSE)
-    model_config_for(project)
     login(page, live_server, user)
     open_trace(page, live_server, trace)
-    with fake_regeneration():
-        page.keyboard.press("j")
-        page.keyboard.press("h")
-        page.keyboard.type("Careful: 2 + 3 = 5.")
-        page.keyboard.press("Escape")
-        page.keyboard.press("r")
-        branch = page.locator("#branches article.branch")
-        branch.wait_for()
-        # polled every second until the worker finished: then graded steps
-        page.wait_for_selector("#branches article.state-ready mark.hint", timeout=10_000)
+    page.keyboard.press("j")
+    page.keyboard.press("h")
+    page.keyboard.type("Careful: 2 + 3 = 5.")
+    page.keyboard.press("Escape")
+    page.keyboard.press("r")
+    branch = page.locator("#branches article.branch")
+    branch.wait_for()
+    # polled every second until the real worker finished: then graded steps
+    page.wait_for_selector("#branches article.state-ready mark.hint", timeout=WORKER_TIMEOUT_MS)
     assert "final answer right" in branch.inner_text()
+    page.wait_for_selector("#save-status:has-text('branch ready')", timeout=5_000)
     assert page.locator("#ws-columns.has-branches").count() == 1
     annotation = Annotation.objects.get(trace=trace, annotator=user)
     made = Trace.objects.get(parent=trace)
@@ -193,11 +198,14 @@ SCRIPTED_CONTINUATION = (
 )
 
 
+@pytest.mark.worker
 @pytest.mark.skipif(not REAL_FILE.exists(), reason=f"{REAL_FILE} absent (shared data)")
-def test_screenshot_real_r1_trace(page, live_server, user, project, screenshots):
+def test_screenshot_real_r1_trace(
+    page, live_server, user, project, screenshots, model_config, celery_worker_process
+):
     """Screenshots on a real wrong R1 trace (GSM8K #21: 31 - 6 instead of 31 + 6).
 
-    The branch's continuation is scripted (no model server here); the README
+    A real worker regenerates; the model server's continuation is scripted; the README
     shows the page before regenerating.
     """
     project.name = "GSM8K · R1-Distill-Qwen-1.5B"
@@ -209,7 +217,6 @@ def test_screenshot_real_r1_trace(page, live_server, user, project, screenshots)
         project=project, stream=io.BytesIO(line.encode()), kind="traces", file_format="jsonl"
     )
     trace = Trace.objects.get(project=project)
-    model_config_for(project)
     login(page, live_server, user)
     open_trace(page, live_server, trace)
     page.keyboard.press("1")
@@ -228,9 +235,9 @@ def test_screenshot_real_r1_trace(page, live_server, user, project, screenshots)
     wait_saved(page)
     page.wait_for_timeout(2500)  # KaTeX, and the verdict toast fades
     page.screenshot(path=str(screenshots / "workspace-r1.png"))
-    with fake_regeneration(), mock.patch.object(fakes, "CONTINUATION", SCRIPTED_CONTINUATION):
+    with mock.patch.object(model_server_replies, "CONTINUATION", SCRIPTED_CONTINUATION):
         page.keyboard.press("r")
-        page.wait_for_selector("#branches article.state-ready", timeout=10_000)
+        page.wait_for_selector("#branches article.state-ready", timeout=WORKER_TIMEOUT_MS)
     page.wait_for_timeout(800)
     page.screenshot(path=str(screenshots / "workspace-r1-branch.png"))
     page.keyboard.press("?")

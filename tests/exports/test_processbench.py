@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from reflectlab.annotations.models import Annotation
-from reflectlab.exports.processbench import processbench_import
+from reflectlab.prompts.processbench import processbench_import
 from tests.exports.helpers import export_rows
 
 ITEMS = [

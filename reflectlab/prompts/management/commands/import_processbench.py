@@ -5,8 +5,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from reflectlab.exports.processbench import processbench_import
 from reflectlab.projects.models import Project
+from reflectlab.prompts.processbench import processbench_import
 
 
 class Command(BaseCommand):

@@ -7,6 +7,10 @@ analyser's step unit — and an accepted annotation by a dedicated
 the labelled step -1 (PRM800K meanings). The ``stepwise`` export's
 ProcessBench-shaped file then gives the items back.
 
+It lives with the other imports (``prompts``: files in, prompts and traces
+out, ``manage.py import_processbench``); the ProcessBench-shaped *export* is
+the ``processbench`` variant of ``exports.kinds.Stepwise``.
+
 The analyser never splits inside ``$$…$$``, ``\\[…\\]`` or code fences; where
 such a block spans a step boundary of the source (2 of the 3,400 public
 items), the analyser's steps cannot match the given ones. Those items are
