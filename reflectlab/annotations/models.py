@@ -21,6 +21,9 @@ class Annotation(models.Model):
         ACCEPTED = "accepted", "Accepted"
         REJECTED = "rejected", "Rejected"
 
+    # The author may still change it: a draft, or work a reviewer sent back.
+    REOPENABLE = (State.DRAFT, State.REJECTED)
+
     class Verdict(models.TextChoices):
         NONE = "", "No verdict"
         CORRECT = "correct", "Correct"

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 # The fields a save may change; everything else is the service's business.
-REOPENABLE = (Annotation.State.DRAFT, Annotation.State.REJECTED)
+REOPENABLE = Annotation.REOPENABLE
 EDITABLE_FIELDS = (*ANNOTATION_FIELDS, "branch_id")
 # One save never adds more than this much time (a laptop asleep on the page).
 MAX_ELAPSED_PER_SAVE = 15 * 60

@@ -88,7 +88,9 @@ def workspace_context(
         "ann": state,
         "labels_json": json.dumps(state["step_labels"] or {}),
         "legend": _legend(view.metrics),
-        "editable": trace.parent_id is None and state["state"] == Annotation.State.DRAFT,
+        # A rejected annotation is back with its author to revise (issue 14).
+        "editable": trace.parent_id is None and state["state"] in Annotation.REOPENABLE,
+        "rejection": selectors.annotation_rejection(annotation=annotation),
         "conflict": conflict,
         "workspace": {
             "trace": trace.pk,
@@ -235,6 +237,12 @@ def annotation_submit_view(request: HtmxHttpRequest, trace_id: int):
         for error in exc.messages:
             messages.error(request, error)
         return redirect("traces:detail", trace_id=trace.pk)
+    returned = selectors.returned_work(project_id=trace.project_id, user=request.user)
+    if returned is not None:
+        messages.warning(
+            request, f"Trace {returned.trace_id} came back from review: revise it first."
+        )
+        return redirect("traces:detail", trace_id=returned.trace_id)
     claim = queue_next(project=trace.project, user=request.user)
     if claim is None:
         messages.success(request, "Submitted. Nothing left to annotate in this project.")

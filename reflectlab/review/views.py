@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from reflectlab.annotations import selectors as annotation_selectors
 from reflectlab.annotations.models import Annotation
 from reflectlab.core.access import object_for, project_view
 from reflectlab.core.errors import ClaimLost, Conflict
@@ -130,6 +131,12 @@ def gold_remove(request: HtmxHttpRequest, project_id: int, gold_id: int):
 @project_view()
 @require_POST
 def queue_next(request: HtmxHttpRequest, project_id: int):
+    returned = annotation_selectors.returned_work(project_id=project_id, user=request.user)
+    if returned is not None:
+        messages.warning(
+            request, f"Trace {returned.trace_id} came back from review: revise it first."
+        )
+        return redirect("traces:detail", returned.trace_id)
     claim = claims.queue_next(project=request.project, user=request.user)
     if claim is None:
         return render(
