@@ -47,10 +47,13 @@ run: demo
 	@echo "  reflectlab on http://$(HOST):$(PORT)/   (log in as demo / reflectlab-demo)"
 	@echo "  web server + Celery worker; Ctrl-C stops both."
 	@echo
+	@# Both run in the background so the shell's trap fires at once on Ctrl-C
+	@# or on the SIGTERM make passes on; a foreground child would defer it.
 	@export DEBUG=$${DEBUG:-1}; \
 	$(PY) -m celery -A reflectlab worker -Q default,models -c 2 -l warning & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & web=$$!; \
+	trap 'kill $$web $$worker 2>/dev/null; wait $$web $$worker 2>/dev/null; exit 0' INT TERM; \
+	wait $$web; kill $$worker 2>/dev/null; wait $$worker 2>/dev/null
 
 worker: install
 	DEBUG=$${DEBUG:-1} $(PY) -m celery -A reflectlab worker -Q default,models -l info

@@ -1,3 +1,6 @@
+from django.contrib.staticfiles import finders
+
+
 def test_healthz_reports_database_and_broker(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
@@ -58,3 +61,9 @@ def test_healthz_answers_503_when_the_broker_is_down(client, db, monkeypatch):
     assert response.status_code == 503
     assert response.json()["broker"] == "error: ConnectionRefusedError"
     assert response.json()["database"] == "ok"
+
+
+def test_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"].endswith("img/favicon.svg")
+    assert finders.find("img/favicon.svg")

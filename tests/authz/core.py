@@ -3,6 +3,7 @@ from tests.authz import LOGIN, PUBLIC, Rule
 RULES = {
     "home": Rule(LOGIN),
     "healthz": Rule(PUBLIC),
+    "favicon": Rule(PUBLIC),
     "login": Rule(PUBLIC),
     "logout": Rule(PUBLIC, methods=("POST",)),
     "api-token": Rule(PUBLIC, methods=("POST",), api=True),
