@@ -13,6 +13,7 @@ to the class that serves it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,6 +29,8 @@ class Sampling:
     seed: int | None = None
     logprobs: bool = False
     top_logprobs: int = 0
+    stream: bool = False
+    reasoning_api: bool = False
     extra_body: dict[str, Any] = field(default_factory=dict)
 
 
@@ -43,6 +46,8 @@ class GenerationRequest:
     messages: list[dict[str, Any]] | None = None
     prompt: str | None = None
     continue_final_message: bool = False
+    # Called with the text so far while a streamed answer arrives (Sampling.stream).
+    on_text: Callable[[str], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -61,6 +66,9 @@ class Generation:
     logprobs: list[dict[str, Any]] | None = None
     latency_ms: int = 0
     model: str = ""
+    reasoning_tokens: int | None = None
+    # What was wrong with the answer although a completion could be kept.
+    warnings: list[str] = field(default_factory=list)
 
 
 class ProviderError(Exception):

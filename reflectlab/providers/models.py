@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 
 from reflectlab.projects.models import Project
+from reflectlab.providers import chat_templates
 
 env_name_validator = RegexValidator(
     r"^[A-Za-z_][A-Za-z0-9_]{0,99}$",
@@ -26,6 +27,10 @@ EDITABLE_FIELDS = [
     "logprobs",
     "top_logprobs",
     "continuation_mode",
+    "chat_template",
+    "tokenizer_dir",
+    "stream",
+    "reasoning_api",
     "max_concurrency",
     "timeout_seconds",
     "max_retries",
@@ -46,6 +51,14 @@ class ModelConfig(models.Model):
         RAW_COMPLETION = "raw_completion", "(b) raw /v1/completions with the chat template"
         LOCAL_PREFIX = "local_prefix", "(c) local model from the raw prefix"
         USER_TURN = "user_turn", "(d) hint as a new user turn"
+
+    class ChatTemplate(models.TextChoices):
+        SERVER = "", "server default (raw prompts: ChatML)"
+        CHATML = chat_templates.CHATML, "ChatML (QwQ, Qwen2.5)"
+        DEEPSEEK_R1 = chat_templates.DEEPSEEK_R1, "DeepSeek-R1 / R1-Distill (Qwen, Llama)"
+        QWEN3 = chat_templates.QWEN3, "Qwen3 (thinking)"
+        LLAMA3 = chat_templates.LLAMA3, "Llama-3.1"
+        TOKENIZER = chat_templates.TOKENIZER, "from a local tokenizer directory"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_configs")
     name = models.CharField(max_length=200)
@@ -70,6 +83,30 @@ class ModelConfig(models.Model):
     extra_body = models.JSONField(default=dict, blank=True)
     continuation_mode = models.CharField(
         max_length=20, choices=Continuation.choices, default=Continuation.RAW_COMPLETION
+    )
+    chat_template = models.CharField(
+        max_length=20,
+        choices=ChatTemplate.choices,
+        default=ChatTemplate.SERVER,
+        blank=True,
+        help_text="The layout of continuation prompts (mode b), and which continuations "
+        "mode (a) can serve: the model family's chat template.",
+    )
+    tokenizer_dir = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="With 'from a local tokenizer directory': an absolute path on the workers "
+        "(needs transformers there).",
+    )
+    stream = models.BooleanField(
+        default=False,
+        help_text="Ask for server-sent events (streaming-only servers); regenerations "
+        "show their text as it arrives.",
+    )
+    reasoning_api = models.BooleanField(
+        default=False,
+        help_text="OpenAI reasoning model (o1/o3/o4…, on by itself for those names): "
+        "sends max_completion_tokens and no temperature/top_p; the reasoning stays hidden.",
     )
     max_concurrency = models.PositiveIntegerField(
         default=8,
@@ -104,6 +141,22 @@ class ModelConfig(models.Model):
         ):
             raise ValidationError(
                 {"continuation_mode": "Mode (c) needs a local model; pick (a), (b) or (d)."}
+            )
+        if self.chat_template == self.ChatTemplate.TOKENIZER and not (
+            self.tokenizer_dir.startswith("/")
+        ):
+            raise ValidationError(
+                {"tokenizer_dir": "Give the absolute path of the tokenizer directory."}
+            )
+        if (
+            self.continuation_mode == self.Continuation.CHAT_PREFILL
+            and self.chat_template in chat_templates.PREFILL_BREAKS
+        ):
+            raise ValidationError(
+                {
+                    "continuation_mode": chat_templates.PREFILL_BREAKS[self.chat_template]
+                    + " Use (b) raw /v1/completions with this template."
+                }
             )
 
     @property

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from reflectlab.core.limits import MAX_ERROR_CHARS
+from reflectlab.providers import chat_templates
 from reflectlab.providers.base import (
     Generation,
     GenerationRequest,
@@ -31,6 +34,12 @@ from reflectlab.providers.base import (
     ProviderError,
     Sampling,
     TransientProviderError,
+)
+from reflectlab.providers.openai_parse import (
+    StreamMerger,
+    looks_like_sse,
+    parse_chat,
+    parse_completion,
 )
 
 TRANSIENT_STATUS = {408, 409, 425, 429}
@@ -68,47 +77,17 @@ def _server_message(response: httpx.Response) -> str:
     return text.strip()[:MAX_ERROR_CHARS]
 
 
-def _chat_logprobs(raw: Any) -> list[dict[str, Any]] | None:
-    content = raw.get("content") if isinstance(raw, dict) else None
-    if not isinstance(content, list):
-        return None
-    return [
-        {
-            "token": entry.get("token", ""),
-            "logprob": entry.get("logprob"),
-            "top_logprobs": [
-                {"token": t.get("token", ""), "logprob": t.get("logprob")}
-                for t in entry.get("top_logprobs") or []
-            ],
-        }
-        for entry in content
-        if isinstance(entry, dict)
-    ]
-
-
-def _completion_logprobs(raw: Any) -> list[dict[str, Any]] | None:
-    """The legacy completions shape (parallel lists) in the chat shape."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("tokens"), list):
-        return None
-    tokens = raw["tokens"]
-    values = raw.get("token_logprobs") or [None] * len(tokens)
-    tops = raw.get("top_logprobs") or [None] * len(tokens)
-    return [
-        {
-            "token": token,
-            "logprob": value,
-            "top_logprobs": [{"token": t, "logprob": lp} for t, lp in (top or {}).items()],
-        }
-        for token, value, top in zip(tokens, values, tops, strict=False)
-    ]
-
-
 def render_chatml(messages: list[dict[str, Any]], assistant_prefix: str) -> str:
-    """A ChatML prompt (Qwen, DeepSeek-R1 distills, the tiny test model) that
-    ends inside an open assistant turn, so the model continues ``assistant_prefix``."""
-    parts = [f"<|im_start|>{m['role']}\n{m.get('content') or ''}<|im_end|>\n" for m in messages]
-    parts.append(f"<|im_start|>assistant\n{assistant_prefix}")
-    return "".join(parts)
+    """A ChatML prompt that ends inside an open assistant turn (the ``chatml`` preset)."""
+    return chat_templates.render_preset(chat_templates.CHATML, messages, assistant_prefix)
+
+
+# OpenAI reasoning models by name (o1, o1-mini, o3, o3-mini, o4-mini, …).
+O_SERIES = re.compile(r"^(?:openai/)?o\d(?:$|[-_.])", re.IGNORECASE)
+
+
+def uses_reasoning_api(sampling: Sampling) -> bool:
+    return sampling.reasoning_api or bool(O_SERIES.match(sampling.model))
 
 
 class OpenAIHttpProvider:
@@ -145,14 +124,14 @@ class OpenAIHttpProvider:
     def generate(self, request: GenerationRequest) -> Generation:
         if request.prompt is not None:
             body = self._completion_body(request.sampling, request.prompt)
-            data, latency_ms = self._post("/completions", body)
-            return self._parse_completion(data, latency_ms)
+            data, latency_ms, warnings = self._send("/completions", body, request)
+            return parse_completion(data, latency_ms, warnings)
         body = self._chat_body(request.sampling, request.messages or [])
         if request.continue_final_message:
             body["continue_final_message"] = True
             body["add_generation_prompt"] = False
-        data, latency_ms = self._post("/chat/completions", body)
-        return self._parse_chat(data, latency_ms)
+        data, latency_ms, warnings = self._send("/chat/completions", body, request)
+        return parse_chat(data, latency_ms, warnings)
 
     def continue_from(
         self,
@@ -201,19 +180,30 @@ class OpenAIHttpProvider:
 
     @staticmethod
     def _common(sampling: Sampling) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": sampling.model,
-            "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
-            "max_tokens": sampling.max_tokens,
-        }
+        if uses_reasoning_api(sampling):
+            # o-series reject temperature/top_p/max_tokens (HTTP 400) and count
+            # their hidden reasoning inside max_completion_tokens.
+            body: dict[str, Any] = {
+                "model": sampling.model,
+                "max_completion_tokens": sampling.max_tokens,
+            }
+        else:
+            body = {
+                "model": sampling.model,
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
+                "max_tokens": sampling.max_tokens,
+            }
         if sampling.seed is not None:
             body["seed"] = sampling.seed
+        if sampling.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
         return body
 
     def _chat_body(self, sampling: Sampling, messages: list[dict[str, Any]]) -> dict[str, Any]:
         body = {**self._common(sampling), "messages": messages}
-        if sampling.logprobs:
+        if sampling.logprobs and not uses_reasoning_api(sampling):
             body["logprobs"] = True
             if sampling.top_logprobs:
                 body["top_logprobs"] = sampling.top_logprobs
@@ -228,7 +218,14 @@ class OpenAIHttpProvider:
 
     # -- transport and parsing -----------------------------------------------
 
-    def _post(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    def _send(
+        self, path: str, body: dict[str, Any], request: GenerationRequest
+    ) -> tuple[dict[str, Any], int, list[str]]:
+        if body.get("stream"):
+            return self._post_stream(path, body, request.on_text)
+        return self._post(path, body)
+
+    def _post(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], int, list[str]]:
         started = time.perf_counter()
         try:
             response = self.client.post(path, json=body)
@@ -237,6 +234,62 @@ class OpenAIHttpProvider:
         except httpx.TransportError as exc:
             raise TransientProviderError(f"Connection error: {type(exc).__name__}: {exc}") from exc
         latency_ms = int((time.perf_counter() - started) * 1000)
+        self._raise_for_status(response)
+        status = response.status_code
+        warnings: list[str] = []
+        try:
+            data = json.loads(response.content)
+        except ValueError as exc:
+            if not looks_like_sse(response.headers.get("content-type", ""), response.text):
+                raise PermanentProviderError(
+                    f"Malformed JSON from the server: {response.text[:200]!r}", status=status
+                ) from exc
+            # A streaming-only server answered with events although none were asked for.
+            merger = StreamMerger(chat=path.startswith("/chat"))
+            for line in response.text.splitlines():
+                merger.feed(line)
+            data, warnings = merger.result(), merger.warnings
+            warnings.insert(0, "The server streamed (server-sent events) unasked; set 'stream'.")
+        return self._checked(data, status), latency_ms, warnings
+
+    def _post_stream(
+        self, path: str, body: dict[str, Any], on_text: Callable[[str], None] | None
+    ) -> tuple[dict[str, Any], int, list[str]]:
+        started = time.perf_counter()
+        merger = StreamMerger(chat=path.startswith("/chat"))
+        try:
+            with self.client.stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self._raise_for_status(response)
+                content_type = response.headers.get("content-type", "")
+                if "text/event-stream" not in content_type:
+                    text = response.read().decode("utf-8", "replace")
+                    if not looks_like_sse(content_type, text):
+                        try:  # a server that ignores "stream" and answers once
+                            data = json.loads(text)
+                        except ValueError as exc:
+                            raise PermanentProviderError(
+                                f"Malformed JSON from the server: {text[:200]!r}",
+                                status=response.status_code,
+                            ) from exc
+                        latency_ms = int((time.perf_counter() - started) * 1000)
+                        return self._checked(data, response.status_code), latency_ms, []
+                    lines = text.splitlines()
+                else:
+                    lines = response.iter_lines()
+                for line in lines:
+                    if merger.feed(line) and on_text is not None:
+                        on_text(merger.text)
+        except httpx.TimeoutException as exc:
+            raise TransientProviderError(f"Timed out ({type(exc).__name__}).") from exc
+        except httpx.TransportError as exc:
+            raise TransientProviderError(f"Connection error: {type(exc).__name__}: {exc}") from exc
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        return self._checked(merger.result(), 200), latency_ms, merger.warnings
+
+    @staticmethod
+    def _raise_for_status(response: httpx.Response) -> None:
         status = response.status_code
         if status >= 400:
             message = f"HTTP {status}: {_server_message(response)}"
@@ -247,54 +300,13 @@ class OpenAIHttpProvider:
                 else PermanentProviderError
             )
             raise error(message, retry_after=retry_after, status=status)
-        try:
-            data = json.loads(response.content)
-        except ValueError as exc:
-            raise PermanentProviderError(
-                f"Malformed JSON from the server: {response.text[:200]!r}", status=status
-            ) from exc
+
+    @staticmethod
+    def _checked(data: Any, status: int) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise PermanentProviderError("The server's answer is not a JSON object.", status=status)
         if not data.get("choices"):
             raise PermanentProviderError(
                 "The server answered without choices (empty 'choices').", status=status
             )
-        return data, latency_ms
-
-    @staticmethod
-    def _usage(data: dict[str, Any]) -> tuple[int | None, int | None]:
-        usage = data.get("usage") or {}
-        return usage.get("prompt_tokens"), usage.get("completion_tokens")
-
-    def _parse_chat(self, data: dict[str, Any], latency_ms: int) -> Generation:
-        choice = data["choices"][0]
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if not isinstance(message, dict):
-            raise PermanentProviderError("The server's choice has no message.")
-        prompt_tokens, completion_tokens = self._usage(data)
-        reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
-        return Generation(
-            content=message.get("content") or "",
-            reasoning=reasoning if isinstance(reasoning, str) else "",
-            finish_reason=choice.get("finish_reason") or "",
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            logprobs=_chat_logprobs(choice.get("logprobs")),
-            latency_ms=latency_ms,
-            model=str(data.get("model") or ""),
-        )
-
-    def _parse_completion(self, data: dict[str, Any], latency_ms: int) -> Generation:
-        choice = data["choices"][0]
-        if not isinstance(choice, dict) or not isinstance(choice.get("text"), str):
-            raise PermanentProviderError("The server's choice has no text.")
-        prompt_tokens, completion_tokens = self._usage(data)
-        return Generation(
-            content=choice["text"],
-            finish_reason=choice.get("finish_reason") or "",
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            logprobs=_completion_logprobs(choice.get("logprobs")),
-            latency_ms=latency_ms,
-            model=str(data.get("model") or ""),
-        )
+        return data

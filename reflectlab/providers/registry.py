@@ -36,6 +36,8 @@ def sampling_for(config: ModelConfig) -> Sampling:
         seed=config.seed,
         logprobs=config.logprobs,
         top_logprobs=config.top_logprobs,
+        stream=config.stream,
+        reasoning_api=config.reasoning_api,
         extra_body=dict(config.extra_body or {}),
     )
 

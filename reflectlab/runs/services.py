@@ -25,11 +25,9 @@ How a run executes (``run_execute``, called by ``tasks.run_execute_task``):
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -39,20 +37,17 @@ from django.utils import timezone
 from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.projects.models import Project
 from reflectlab.prompts.models import Prompt
-from reflectlab.providers.base import (
-    Generation,
-    PermanentProviderError,
-    Provider,
-    ProviderError,
-)
+from reflectlab.providers.base import PermanentProviderError
 from reflectlab.providers.models import ModelConfig
-from reflectlab.providers.registry import endpoint_key, provider_for, sampling_for
-from reflectlab.runs import conf, leases
-from reflectlab.runs.execution import Executor, backoff_seconds, chat_messages
+from reflectlab.providers.registry import provider_for
+from reflectlab.runs import conf
+from reflectlab.runs.continuation import continuation_prefix, trace_continue
+from reflectlab.runs.execution import Executor
 from reflectlab.runs.models import Run, RunItem
-from reflectlab.traces.analysis import ANALYSIS_FIELDS
 from reflectlab.traces.models import Trace
-from reflectlab.traces.services import trace_analyze
+
+# The worker side of regeneration lives in ``continuation``; these names stay here.
+__all__ = ["continuation_prefix", "trace_continue"]
 
 logger = logging.getLogger(__name__)
 
@@ -259,8 +254,6 @@ def _fail_all(run: Run, message: str) -> None:
 
 # -- regeneration from a hint ----------------------------------------------------
 
-THINK_OPEN = "<think>\n"
-
 
 def regeneration_config(*, trace: Trace, model_config: ModelConfig | None = None) -> ModelConfig:
     """The config given, else the trace's run's, else the project's most recent."""
@@ -330,112 +323,4 @@ def trace_regenerate(
     logger.info(
         "user %s regenerates trace %s from step %s", getattr(user, "pk", None), trace.pk, step_index
     )
-    return branch
-
-
-def continuation_prefix(*, parent: Trace, step_index: int) -> tuple[str, bool]:
-    """The parent's text before the marked step, and whether the thinking tag
-    must be opened for the model (the prefix came from a separate reasoning field
-    or from a response whose template opened ``<think>``).
-
-    Offsets are those of the stored analysis, into ``Trace.step_text``.
-    """
-    analysis = parent.analysis or {}
-    step = analysis["steps"][step_index]
-    source = (analysis.get("extraction") or {}).get("source", "")
-    return parent.step_text[: step["start"]], source in {"reasoning_field", "closing_tag"}
-
-
-def _continue(
-    *, provider: Provider, config: ModelConfig, branch: Trace, parent: Trace
-) -> dict[str, Any]:
-    """Call the model in the config's continuation mode; return the branch's fields."""
-    sampling = sampling_for(config)
-    messages = chat_messages(config, branch.prompt)
-    mode = config.continuation_mode
-    hint_block = branch.hint.strip() + "\n\n"
-    if mode == ModelConfig.Continuation.USER_TURN:
-        # (d) No prefill: the original answer, then the hint as a new user turn.
-        messages = [
-            *messages,
-            {"role": "assistant", "content": parent.raw_response},
-            {"role": "user", "content": branch.hint},
-        ]
-        generation = provider.continue_from(
-            messages=messages, assistant_prefix="", mode=mode, sampling=sampling
-        )
-        return _generation_fields(generation, generation.content, generation.reasoning, 0)
-    prefix, open_tag = continuation_prefix(parent=parent, step_index=branch.branch_step)
-    given = (THINK_OPEN if open_tag else "") + prefix + hint_block
-    generation = provider.continue_from(
-        messages=messages, assistant_prefix=given, mode=mode, sampling=sampling
-    )
-    continuation = generation.content
-    if generation.reasoning:  # a reasoning parser split the continued thinking off
-        continuation = f"{generation.reasoning}\n</think>\n\n{generation.content}"
-    # Stored as prefix + hint + continuation so its analysis compares with the parent's.
-    return _generation_fields(generation, prefix + hint_block + continuation, "", len(prefix))
-
-
-def _generation_fields(
-    generation: Generation, raw: str, reasoning: str, prefix_chars: int
-) -> dict[str, Any]:
-    return {
-        "raw_response": raw,
-        "reasoning": reasoning,
-        "finish_reason": generation.finish_reason[:32],
-        "prompt_tokens": generation.prompt_tokens,
-        "completion_tokens": generation.completion_tokens,
-        "logprobs": generation.logprobs,
-        "latency_ms": generation.latency_ms,
-        "continuation_prefix_chars": prefix_chars,
-    }
-
-
-def trace_continue(*, branch_id: int, config_id: int) -> Trace:
-    """Worker side of ``trace_regenerate``: generate, analyse, grade; READY or FAILED."""
-    branch = Trace.objects.select_related("prompt", "project", "parent").get(pk=branch_id)
-    if branch.state != Trace.State.PENDING:
-        return branch  # already done: the task is idempotent
-    config = ModelConfig.objects.get(pk=config_id)
-    semaphore = leases.EndpointSemaphore(endpoint_key(config), config.max_concurrency)
-    holder = leases.new_holder()
-    error = ""
-    fields: dict[str, Any] = {}
-    try:
-        provider = provider_for(config)
-    except PermanentProviderError as exc:
-        provider, error = None, str(exc)
-    if provider is not None:
-        with leases.Heartbeat(holder):
-            for attempt in range(1, 2 + config.max_retries):
-                slot = semaphore.acquire(holder)
-                try:
-                    fields = _continue(
-                        provider=provider, config=config, branch=branch, parent=branch.parent
-                    )
-                    error = ""
-                    break
-                except ProviderError as exc:
-                    error = str(exc)
-                    if not exc.transient or attempt > config.max_retries:
-                        break
-                    delay = backoff_seconds(attempt, exc.retry_after)
-                finally:
-                    semaphore.release(slot, holder)
-                time.sleep(delay)
-        provider.close()
-    if error:
-        Trace.objects.filter(pk=branch.pk, state=Trace.State.PENDING).update(
-            state=Trace.State.FAILED, error=error[:MAX_ERROR_CHARS]
-        )
-    else:
-        for name, value in fields.items():
-            setattr(branch, name, value)
-        trace_analyze(trace=branch, save=False)
-        columns = {name: getattr(branch, name) for name in ANALYSIS_FIELDS}
-        Trace.objects.filter(pk=branch.pk, state=Trace.State.PENDING).update(
-            state=Trace.State.READY, error="", **fields, **columns
-        )
-    branch.refresh_from_db()
     return branch

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 
-from reflectlab.runs import services
+from reflectlab.runs import continuation, services
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,12 @@ def run_execute_task(run_id: int) -> None:
     acks_late=True, soft_time_limit=CONTINUE_SOFT_LIMIT, time_limit=CONTINUE_SOFT_LIMIT + 300
 )
 def trace_continue_task(branch_id: int, config_id: int) -> None:
-    services.trace_continue(branch_id=branch_id, config_id=config_id)
+    try:
+        continuation.trace_continue(branch_id=branch_id, config_id=config_id)
+    except SoftTimeLimitExceeded as exc:  # raised outside the service's own guard
+        continuation.trace_continue_fail(
+            branch_id=branch_id, reason=continuation.failure_reason(exc, after_answer=False)
+        )
 
 
 @worker_ready.connect

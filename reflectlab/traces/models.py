@@ -61,6 +61,17 @@ class Trace(models.Model):
     hint = models.TextField(blank=True)
     continuation_mode = models.CharField(max_length=20, blank=True)
     continuation_prefix_chars = models.PositiveIntegerField(null=True, blank=True)
+    continuation_prompt = models.TextField(
+        blank=True,
+        help_text="Exactly what was sent to continue: the raw prompt (mode b), "
+        "or the chat messages as JSON (modes a and d).",
+    )
+    reasoning_tokens = models.PositiveIntegerField(
+        null=True, blank=True, help_text="usage.completion_tokens_details.reasoning_tokens"
+    )
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="What was wrong with the provider's answer."
+    )
 
     analysis = models.JSONField(null=True, blank=True)
     analyzer_version = models.CharField(max_length=32, blank=True, db_index=True)

@@ -1,0 +1,200 @@
+"""Continuation prompts rendered with the model's own chat template (DESIGN §5).
+
+A continuation from a hint must put the model back *inside its own thinking*:
+the prompt ends in the open assistant turn, right after ``<think>`` + the
+thinking so far + the hint, exactly as the model's chat template would have
+laid it out. Every family lays it out differently, so one ChatML renderer is
+wrong for most of them:
+
+* ``chatml`` — ChatML (QwQ-32B, Qwen2.5, the tiny test model):
+  ``<|im_start|>user\\n{prompt}<|im_end|>\\n<|im_start|>assistant\\n{prefix}``;
+* ``deepseek_r1`` — DeepSeek-R1 and its distills (R1-Distill-Qwen *and*
+  R1-Distill-Llama share it): ``BOS {system} USER {prompt} ASSISTANT {prefix}``
+  with the family's full-width-bar tokens (``DEEPSEEK_*`` below) — no ChatML at
+  all, no end token after the user;
+* ``qwen3`` — Qwen3 (thinking): ChatML, but its template re-renders the *last*
+  assistant turn as ``<think>\\n{reasoning}\\n</think>\\n\\n{content}``, so a
+  continued message (mode a) comes out as ``<think>\\n\\n</think>\\n\\n<think>\\n
+  prefix…`` — the model continues after a closed thinking block. Mode (b)
+  renders the open turn itself and is the mode that works;
+* ``llama3`` — Llama-3.1: headers ``<|start_header_id|>role<|end_header_id|>\\n\\n``,
+  a system block with the knowledge-cutoff lines, every content ``trim``-med
+  (so the continued message loses its trailing blank line too).
+
+The presets are small Jinja-free renderers written from the families'
+``tokenizer_config.json`` templates; ``tests/providers/test_chat_templates.py``
+renders the same conversations through transformers' real
+``apply_chat_template(..., continue_final_message=True)`` on tiny models that
+carry each family's template and asserts byte equality.
+
+``tokenizer`` renders from a local tokenizer directory with transformers (an
+optional dependency, imported only then). This module imports nothing from
+Django (the model venv's Python 3.11 runs it in the tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHATML = "chatml"
+DEEPSEEK_R1 = "deepseek_r1"
+QWEN3 = "qwen3"
+LLAMA3 = "llama3"
+TOKENIZER = "tokenizer"
+SERVER = "server"
+
+PRESETS = (CHATML, DEEPSEEK_R1, QWEN3, LLAMA3)
+
+# Templates whose rendering of a continued final message (mode a) closes the
+# thinking block before the prefix, with the mode that works instead.
+PREFILL_BREAKS = {
+    QWEN3: "Qwen3's chat template re-renders the continued assistant message as "
+    "'<think>\\n\\n</think>\\n\\n' + the prefix, so the model would continue after a "
+    "closed thinking block."
+}
+
+DEEPSEEK_BOS = "<｜begin▁of▁sentence｜>"  # noqa: RUF001 (the family's real tokens)
+DEEPSEEK_USER = "<｜User｜>"  # noqa: RUF001
+DEEPSEEK_ASSISTANT = "<｜Assistant｜>"  # noqa: RUF001
+DEEPSEEK_EOS = "<｜end▁of▁sentence｜>"  # noqa: RUF001
+LLAMA3_DATE = "26 Jul 2024"  # Llama-3.1's template default when no date_string is given
+
+TRANSFORMERS_MISSING = (
+    "Rendering the chat template of a tokenizer directory needs transformers in the "
+    "worker's environment (`pip install transformers`); or choose a preset template "
+    "(chatml, deepseek_r1, qwen3, llama3)."
+)
+
+
+class TemplateError(ValueError):
+    """The continuation prompt cannot be rendered (unknown preset, missing
+    dependency, a template that loses the prefix)."""
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _after_think(text: str) -> str:
+    """How reasoning templates replay an earlier assistant turn: the answer only."""
+    return text.split("</think>")[-1]
+
+
+def _chatml(messages: list[dict[str, Any]], prefix: str) -> str:
+    parts = []
+    for m in messages:
+        content = _text(m)
+        if m.get("role") == "assistant":
+            content = _after_think(content).lstrip("\n")
+        parts.append(f"<|im_start|>{m.get('role')}\n{content}<|im_end|>\n")
+    return "".join(parts) + "<|im_start|>assistant\n" + prefix
+
+
+def _deepseek_r1(messages: list[dict[str, Any]], prefix: str) -> str:
+    system = next((_text(m) for m in messages if m.get("role") == "system"), "")
+    parts = [DEEPSEEK_BOS, system]
+    for m in messages:
+        if m.get("role") == "user":
+            parts.append(DEEPSEEK_USER + _text(m))
+        elif m.get("role") == "assistant":
+            parts.append(DEEPSEEK_ASSISTANT + _after_think(_text(m)) + DEEPSEEK_EOS)
+    return "".join(parts) + DEEPSEEK_ASSISTANT + prefix
+
+
+def _llama3(messages: list[dict[str, Any]], prefix: str) -> str:
+    system = ""
+    if messages and messages[0].get("role") == "system":
+        system, messages = _text(messages[0]).strip(), messages[1:]
+    parts = [
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n",
+        f"Cutting Knowledge Date: December 2023\nToday Date: {LLAMA3_DATE}\n\n",
+        system,
+        "<|eot_id|>",
+    ]
+    for m in messages:
+        parts.append(
+            f"<|start_header_id|>{m.get('role')}<|end_header_id|>\n\n{_text(m).strip()}<|eot_id|>"
+        )
+    # The template trims the continued message, and transformers cuts right after it.
+    return "".join(parts) + "<|start_header_id|>assistant<|end_header_id|>\n\n" + prefix.strip()
+
+
+_RENDERERS = {CHATML: _chatml, QWEN3: _chatml, DEEPSEEK_R1: _deepseek_r1, LLAMA3: _llama3}
+
+
+def render_preset(name: str, messages: list[dict[str, Any]], assistant_prefix: str) -> str:
+    """The prompt (mode b) that continues ``assistant_prefix`` in family ``name``'s layout."""
+    try:
+        renderer = _RENDERERS[name]
+    except KeyError:
+        raise TemplateError(
+            f"Unknown chat template {name!r}; choose one of {', '.join(PRESETS)}."
+        ) from None
+    return renderer(messages, assistant_prefix)
+
+
+def render_tokenizer(
+    tokenizer_dir: str, messages: list[dict[str, Any]], assistant_prefix: str
+) -> str:
+    """Render with the tokenizer directory's own template through transformers'
+    ``apply_chat_template(..., continue_final_message=True)``."""
+    try:
+        import transformers  # optional dependency: imported only when a config asks for it
+    except ImportError:
+        raise TemplateError(TRANSFORMERS_MISSING) from None
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+    except Exception as exc:  # OSError, ValueError, …: a directory it cannot read
+        raise TemplateError(f"Cannot load the tokenizer in {tokenizer_dir}: {exc}") from exc
+    chat = [*messages, {"role": "assistant", "content": assistant_prefix}]
+    try:
+        return tokenizer.apply_chat_template(
+            chat, tokenize=False, continue_final_message=True, add_generation_prompt=False
+        )
+    except Exception as exc:  # a template error (jinja2.TemplateError, ValueError)
+        raise TemplateError(f"The chat template in {tokenizer_dir} failed: {exc}") from exc
+
+
+def render_continuation(
+    *,
+    template: str,
+    messages: list[dict[str, Any]],
+    assistant_prefix: str,
+    tokenizer_dir: str = "",
+) -> str:
+    """The raw /v1/completions prompt for continuation mode (b).
+
+    ``template`` is a preset name, ``tokenizer`` (render from ``tokenizer_dir``)
+    or ``server``/empty — the server's template is out of reach for a raw
+    prompt, so ChatML, the layout reflectlab always used, stays the default.
+    """
+    if template == TOKENIZER:
+        return render_tokenizer(tokenizer_dir, messages, assistant_prefix)
+    return render_preset(template if template in PRESETS else CHATML, messages, assistant_prefix)
+
+
+def prefill_problem(rendered: str, assistant_prefix: str) -> str:
+    """Why a mode (a) rendering cannot continue the prefix, or "".
+
+    Catches templates that drop the prefix or put a closed thinking block in
+    front of it (Qwen3): the text between the last turn header and the prefix
+    must not close a ``<think>`` that the prefix itself did not.
+    """
+    core = assistant_prefix.strip()
+    if not core:
+        return ""
+    at = rendered.rfind(core)
+    if at < 0:
+        return "The chat template does not keep the continued message."
+    before = rendered[max(0, at - 64) : at]
+    if "</think>" in before:
+        return (
+            "The chat template closes the thinking block ('</think>') before the continued "
+            "message, so the model would continue after finished thinking."
+        )
+    return ""
