@@ -2,6 +2,7 @@
 """Build a tiny random Qwen2 chat model + tokenizer with no download.
 
     .venv-model/bin/python scripts/build_tiny_model.py [OUT_DIR] [--seed N] [--vocab-size N] [--force]
+        [--family chatml|qwq|deepseek_r1|qwen3|llama3] [--tokenizer-only]
 
 OUT_DIR defaults to var/tiny-model (relative to the repo root). The result is a
 normal Hugging Face model directory (config.json, model.safetensors,
@@ -21,6 +22,13 @@ that `transformers serve`, `AutoModelForCausalLM`/`AutoTokenizer` and TRL load o
 - Model: Qwen2ForCausalLM, hidden 64, 2 layers, 2 heads (head_dim 32), tied
   embeddings, float32, random weights from a fixed seed.
 The same seed gives the same files (byte-identical weights and tokenizer).
+
+``--family`` swaps in a chat template (and the family's special tokens) that
+behaves like that family's real ``tokenizer_config.json`` template on plain
+system/user/assistant turns: QwQ-32B, DeepSeek-R1 / R1-Distill, Qwen3 and
+Llama-3.1. The continuation-template tests render through them with
+transformers' real ``apply_chat_template``. Only the default ``chatml``
+family gets the greedy script and the verification below.
 """
 
 from __future__ import annotations
@@ -81,6 +89,161 @@ CHAT_TEMPLATE = r"""{#- Tiny ChatML template with <think> reasoning, for reflect
     {%- endif %}
 {%- endif %}
 """
+
+
+# Written from the families' own templates (the non-tool paths), so that
+# transformers renders what the real tokenizer would.
+QWQ_TEMPLATE = r"""
+{%- if messages[0]['role'] == 'system' %}
+    {{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}
+{%- endif %}
+{%- for message in messages %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {%- set content = message.content.split('</think>')[-1].lstrip('\n') %}
+        {{- '<|im_start|>' + message.role + '\n' + content + '<|im_end|>' + '\n' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n<think>\n' }}
+{%- endif %}
+"""
+
+QWEN3_TEMPLATE = r"""
+{%- if messages[0].role == 'system' %}
+    {{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}
+{%- endif %}
+{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}
+{%- for message in messages[::-1] %}
+    {%- set index = (messages|length - 1) - loop.index0 %}
+    {%- if ns.multi_step_tool and message.role == "user" and message.content is string %}
+        {%- set ns.multi_step_tool = false %}
+        {%- set ns.last_query_index = index %}
+    {%- endif %}
+{%- endfor %}
+{%- for message in messages %}
+    {%- if message.content is string %}
+        {%- set content = message.content %}
+    {%- else %}
+        {%- set content = '' %}
+    {%- endif %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\n' + content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {%- set reasoning_content = '' %}
+        {%- if message.reasoning_content is string %}
+            {%- set reasoning_content = message.reasoning_content %}
+        {%- else %}
+            {%- if '</think>' in content %}
+                {%- set reasoning_content = content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') %}
+                {%- set content = content.split('</think>')[-1].lstrip('\n') %}
+            {%- endif %}
+        {%- endif %}
+        {%- if loop.index0 > ns.last_query_index %}
+            {%- if loop.last or (not loop.last and reasoning_content) %}
+                {{- '<|im_start|>' + message.role + '\n<think>\n' + reasoning_content.strip('\n') + '\n</think>\n\n' + content.lstrip('\n') }}
+            {%- else %}
+                {{- '<|im_start|>' + message.role + '\n' + content }}
+            {%- endif %}
+        {%- else %}
+            {{- '<|im_start|>' + message.role + '\n' + content }}
+        {%- endif %}
+        {{- '<|im_end|>\n' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- '<think>\n\n</think>\n\n' }}
+    {%- endif %}
+{%- endif %}
+"""
+
+DEEPSEEK_R1_TEMPLATE = (
+    "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
+    "{% set ns = namespace(system_prompt='') %}"
+    "{%- for message in messages %}{%- if message['role'] == 'system' %}"
+    "{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}"
+    "{{ bos_token }}{{ ns.system_prompt }}"
+    "{%- for message in messages %}"
+    "{%- if message['role'] == 'user' %}{{ '<｜User｜>' + message['content'] }}{%- endif %}"  # noqa: RUF001
+    "{%- if message['role'] == 'assistant' %}{% set content = message['content'] %}"
+    "{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}"
+    "{{ '<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>' }}{%- endif %}"  # noqa: RUF001
+    "{%- endfor %}"
+    "{% if add_generation_prompt %}{{ '<｜Assistant｜><think>\\n' }}{% endif %}"  # noqa: RUF001
+)
+
+LLAMA3_TEMPLATE = r"""{{- bos_token }}
+{%- if not date_string is defined %}
+    {%- set date_string = "26 Jul 2024" %}
+{%- endif %}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+{{- "<|start_header_id|>system<|end_header_id|>\n\n" }}
+{{- "Cutting Knowledge Date: December 2023\n" }}
+{{- "Today Date: " + date_string + "\n\n" }}
+{{- system_message }}
+{{- "<|eot_id|>" }}
+{%- for message in messages %}
+    {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' }}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}
+{%- endif %}
+"""
+
+# family -> (template, extra special tokens, bos, eos)
+FAMILIES = {
+    "chatml": (None, [], None, "<|im_end|>"),
+    "qwq": (QWQ_TEMPLATE, [], None, "<|im_end|>"),
+    "qwen3": (QWEN3_TEMPLATE, [], None, "<|im_end|>"),
+    "deepseek_r1": (
+        DEEPSEEK_R1_TEMPLATE,
+        ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"],  # noqa: RUF001
+        "<｜begin▁of▁sentence｜>",  # noqa: RUF001
+        "<｜end▁of▁sentence｜>",  # noqa: RUF001
+    ),
+    "llama3": (
+        LLAMA3_TEMPLATE,
+        ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+        "<|begin_of_text|>",
+        "<|eot_id|>",
+    ),
+}
+
+
+def build_family_tokenizer(
+    out: Path, family: str, seed: int, vocab_size: int, corpus_size: int = 300
+) -> None:
+    """Only the tokenizer, with the family's template and tokens (no weights); a
+    small corpus, since only the template matters."""
+    from tokenizers import AddedToken
+    from transformers import PreTrainedTokenizerFast
+
+    template, extra, bos, eos = FAMILIES[family]
+    raw = build_tokenizer(seed, vocab_size, corpus_size)
+    if extra:
+        raw.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in extra])
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        eos_token=eos,
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        bos_token=bos,
+        model_max_length=4096,
+        chat_template=template or CHAT_TEMPLATE,
+        clean_up_tokenization_spaces=False,
+        split_special_tokens=False,
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    tok.save_pretrained(out)
 
 
 def corpus(seed: int, n: int = 6000) -> list[str]:
@@ -259,7 +422,7 @@ def corpus(seed: int, n: int = 6000) -> list[str]:
     return out
 
 
-def build_tokenizer(seed: int, vocab_size: int):
+def build_tokenizer(seed: int, vocab_size: int, corpus_size: int = 6000):
     from tokenizers import (
         AddedToken,
         Regex,
@@ -291,7 +454,7 @@ def build_tokenizer(seed: int, vocab_size: int):
         special_tokens=[],
         show_progress=False,
     )
-    tok.train_from_iterator(corpus(seed), trainer=trainer)
+    tok.train_from_iterator(corpus(seed, corpus_size), trainer=trainer)
     # Added tokens after the BPE vocab, as in Qwen2 (ids >= base vocab size).
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in THINK_TOKENS])
@@ -520,10 +683,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-verify", action="store_true", help="skip the reload/consistency checks (~1 s)"
     )
+    ap.add_argument("--family", choices=sorted(FAMILIES), default="chatml")
+    ap.add_argument(
+        "--tokenizer-only", action="store_true", help="write only the tokenizer + chat template"
+    )
     args = ap.parse_args(argv)
     out = Path(args.out)
     if not out.is_absolute():
         out = ROOT / out
+    if args.tokenizer_only or args.family != "chatml":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        build_family_tokenizer(out, args.family, args.seed, args.vocab_size)
+        print(out)
+        return 0
     marker = out / MARKER
     if not args.force and marker.is_file():
         try:

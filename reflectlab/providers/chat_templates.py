@@ -138,26 +138,66 @@ def render_preset(name: str, messages: list[dict[str, Any]], assistant_prefix: s
     return renderer(messages, assistant_prefix)
 
 
-def render_tokenizer(
-    tokenizer_dir: str, messages: list[dict[str, Any]], assistant_prefix: str
-) -> str:
-    """Render with the tokenizer directory's own template through transformers'
-    ``apply_chat_template(..., continue_final_message=True)``."""
+def _tokenizer(tokenizer_dir: str):
     try:
         import transformers  # optional dependency: imported only when a config asks for it
     except ImportError:
         raise TemplateError(TRANSFORMERS_MISSING) from None
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+        return transformers.AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     except Exception as exc:  # OSError, ValueError, …: a directory it cannot read
         raise TemplateError(f"Cannot load the tokenizer in {tokenizer_dir}: {exc}") from exc
-    chat = [*messages, {"role": "assistant", "content": assistant_prefix}]
+
+
+def _apply(tokenizer, tokenizer_dir: str, chat: list[dict[str, Any]], **kwargs: Any) -> str:
     try:
-        return tokenizer.apply_chat_template(
-            chat, tokenize=False, continue_final_message=True, add_generation_prompt=False
-        )
+        return tokenizer.apply_chat_template(chat, tokenize=False, **kwargs)
     except Exception as exc:  # a template error (jinja2.TemplateError, ValueError)
         raise TemplateError(f"The chat template in {tokenizer_dir} failed: {exc}") from exc
+
+
+def render_prefill(
+    tokenizer_dir: str, messages: list[dict[str, Any]], assistant_prefix: str
+) -> str:
+    """What a server does with mode (a): ``apply_chat_template(...,
+    continue_final_message=True)`` of the messages + the partial assistant turn."""
+    chat = [*messages, {"role": "assistant", "content": assistant_prefix}]
+    return _apply(
+        _tokenizer(tokenizer_dir),
+        tokenizer_dir,
+        chat,
+        continue_final_message=True,
+        add_generation_prompt=False,
+    )
+
+
+def open_turn(generation_prompt: str, assistant_prefix: str) -> str:
+    """The generation prompt followed by the prefix, without opening ``<think>`` twice
+    (QwQ and R1 templates end their generation prompt with it)."""
+    head = generation_prompt.rstrip()
+    if assistant_prefix.startswith("<think>") and head.endswith("<think>"):
+        generation_prompt = head[: -len("<think>")]
+    return generation_prompt + assistant_prefix
+
+
+def render_tokenizer(
+    tokenizer_dir: str, messages: list[dict[str, Any]], assistant_prefix: str
+) -> str:
+    """The mode (b) prompt from a tokenizer directory's own template.
+
+    transformers' ``continue_final_message`` rendering, unless the template
+    mangles a continued message (Qwen3 closes the thinking before it): then
+    the template's generation prompt, continued by the prefix.
+    """
+    tokenizer = _tokenizer(tokenizer_dir)
+    chat = [*messages, {"role": "assistant", "content": assistant_prefix}]
+    rendered = _apply(
+        tokenizer, tokenizer_dir, chat, continue_final_message=True, add_generation_prompt=False
+    )
+    if not prefill_problem(rendered, assistant_prefix):
+        return rendered
+    head = _apply(tokenizer, tokenizer_dir, messages, add_generation_prompt=True)
+    return open_turn(head, assistant_prefix)
 
 
 def render_continuation(

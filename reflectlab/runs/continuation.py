@@ -76,7 +76,7 @@ def _prefill_check(config: ModelConfig, chat: list[dict[str, Any]], given: str) 
     if config.chat_template != chat_templates.TOKENIZER:
         return
     try:
-        rendered = chat_templates.render_tokenizer(config.tokenizer_dir, chat[:-1], given)
+        rendered = chat_templates.render_prefill(config.tokenizer_dir, chat[:-1], given)
     except chat_templates.TemplateError:
         return  # cannot predict the server's rendering here; the server decides
     problem = chat_templates.prefill_problem(rendered, given)
