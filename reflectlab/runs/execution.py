@@ -377,7 +377,9 @@ class Executor:
             finish_reason=generation.finish_reason[:32],
             prompt_tokens=generation.prompt_tokens,
             completion_tokens=generation.completion_tokens,
+            reasoning_tokens=generation.reasoning_tokens,
             logprobs=generation.logprobs,
             latency_ms=generation.latency_ms,
+            warnings=list(generation.warnings),
         )
         return trace_analyze(trace=trace, save=False)  # analysed on arrival
