@@ -107,10 +107,13 @@ def workspace_context(
 
 def branch_item(branch: Trace) -> dict:
     """A branch for the ``#branch`` partial: rendered steps once the worker is done."""
+    pending = branch.state == Trace.State.PENDING
     return {
         "trace": branch,
         "view": present_trace(branch) if branch.state == Trace.State.READY else None,
         "prefix": f"b{branch.pk}-",
+        # A streamed continuation's text so far (hint + continuation), while it arrives.
+        "partial": branch.raw_response[branch.continuation_prefix_chars or 0 :] if pending else "",
     }
 
 
