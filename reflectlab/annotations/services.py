@@ -172,7 +172,13 @@ def annotation_submit(
 
 
 def annotation_regenerate(
-    *, annotation: Annotation, user: AbstractBaseUser, version: int, step: int, hint: str
+    *,
+    annotation: Annotation,
+    user: AbstractBaseUser,
+    version: int,
+    step: int,
+    hint: str,
+    model_config: Any = None,
 ) -> tuple[Annotation, Trace]:
     """Start a branch from ``hint`` at ``step`` and link it to the annotation.
 
@@ -190,7 +196,11 @@ def annotation_regenerate(
             version=version,
             changes={"hint": hint, "hint_step": step},
         )
-        branch = trace_regenerate(trace=annotation.trace, step_index=step, hint=hint, user=user)
+        # Only when given: the default (the trace's run's config) needs no argument.
+        chosen = {"model_config": model_config} if model_config is not None else {}
+        branch = trace_regenerate(
+            trace=annotation.trace, step_index=step, hint=hint, user=user, **chosen
+        )
         Annotation.objects.filter(pk=annotation.pk).update(branch=branch)
     annotation.branch = branch
     return annotation, branch

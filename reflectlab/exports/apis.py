@@ -55,7 +55,15 @@ class ExportInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Export.Kind.choices)
     format = serializers.ChoiceField(choices=Export.Format.choices, default=Export.Format.JSONL)
     filters = serializers.DictField(required=False, default=dict)
-    options = serializers.DictField(required=False, default=dict)
+    options = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="hint_mode: inline (default) | stripped | user_turn (sft_corrected only); "
+        "reasoning: think_tags (default) | reasoning_content; branch_filter: correct (default: "
+        "only hint branches graded correct) | finished (any finished branch; truncated branches "
+        "never count); neutral_is_good: bool (default true); seed: str; splits: "
+        '{"train": 0.9, "test": 0.1}; variant: one of the kind\'s variants.',
+    )
 
 
 class ExportListApi(GenericAPIView):

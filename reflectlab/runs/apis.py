@@ -6,6 +6,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reflectlab.annotations import services as annotation_services
+from reflectlab.annotations.models import Annotation
 from reflectlab.core.access import object_for, project_for
 from reflectlab.projects.models import Role
 from reflectlab.providers.models import ModelConfig
@@ -143,10 +145,24 @@ class RegenerateInputSerializer(serializers.Serializer):
     step = serializers.IntegerField(min_value=0, help_text="Index of the marked (wrong) step.")
     hint = serializers.CharField(max_length=4000)
     model_config = serializers.IntegerField(required=False)
+    annotation = serializers.IntegerField(
+        required=False,
+        help_text="Your annotation of this trace to link the branch to (its hint and step are "
+        "saved, so corrected SFT and preference exports use the branch). Without it, your "
+        "editable annotation of the trace is linked when you have one.",
+    )
+    version = serializers.IntegerField(
+        required=False, help_text="The annotation version you read; stale → 409."
+    )
 
 
 class TraceRegenerateApi(APIView):
-    """Continue a trace from the marked step with a hint; returns the pending branch (202)."""
+    """Continue a trace from the marked step with a hint; returns the pending branch (202).
+
+    The branch is linked to the caller's annotation of the trace (``annotation``
+    in the answer) — the one named, or else the caller's editable one — exactly
+    as the workspace's *regenerate* does.
+    """
 
     @extend_schema(request=RegenerateInputSerializer, responses={202: TraceDetailSerializer})
     def post(self, request, trace_id: int):
@@ -155,21 +171,55 @@ class TraceRegenerateApi(APIView):
         )
         data = RegenerateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        values = data.validated_data
         config = None
-        if "model_config" in data.validated_data:
+        if "model_config" in values:
             config = ModelConfig.objects.filter(
-                project_id=trace.project_id, pk=data.validated_data["model_config"]
+                project_id=trace.project_id, pk=values["model_config"]
             ).first()
             if config is None:
                 raise serializers.ValidationError({"model_config": "No such model config here."})
+        annotation = _annotation_to_link(trace, request.user, values.get("annotation"))
         try:
-            branch = services.trace_regenerate(
-                trace=trace,
-                step_index=data.validated_data["step"],
-                hint=data.validated_data["hint"],
-                user=request.user,
-                model_config=config,
+            if annotation is not None:
+                annotation, branch = annotation_services.annotation_regenerate(
+                    annotation=annotation,
+                    user=request.user,
+                    version=values.get("version", annotation.version),
+                    step=values["step"],
+                    hint=values["hint"],
+                    model_config=config,
+                )
+            else:
+                branch = services.trace_regenerate(
+                    trace=trace,
+                    step_index=values["step"],
+                    hint=values["hint"],
+                    user=request.user,
+                    model_config=config,
+                )
+        except annotation_services.Conflict as exc:
+            return Response(
+                {
+                    "error": {
+                        "status": 409,
+                        "code": "conflict",
+                        "detail": "Stale version: someone saved this annotation first.",
+                    },
+                    "current": annotation_services.annotation_state(exc.current),
+                },
+                status=status.HTTP_409_CONFLICT,
             )
         except DjangoValidationError as exc:
             raise _drf_error(exc) from None
         return Response(TraceDetailSerializer(branch).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _annotation_to_link(trace: Trace, user, annotation_id: int | None) -> Annotation | None:
+    mine = Annotation.objects.filter(trace=trace, annotator_id=user.pk)
+    if annotation_id is not None:
+        annotation = mine.filter(pk=annotation_id).first()
+        if annotation is None:
+            raise serializers.ValidationError({"annotation": "Not your annotation of this trace."})
+        return annotation
+    return mine.filter(state__in=annotation_services.REOPENABLE).first()

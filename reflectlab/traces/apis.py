@@ -38,7 +38,19 @@ class TraceSummarySerializer(serializers.ModelSerializer):
         ]
 
 
+def _linked_annotation(trace: Trace) -> int | None:
+    """The annotation whose hint made this branch (the link corrected exports follow)."""
+    if not trace.parent_id:
+        return None
+    linked = [a.pk for a in trace.hint_annotations.all()]
+    return min(linked) if linked else None
+
+
 class BranchSerializer(serializers.ModelSerializer):
+    annotation = serializers.SerializerMethodField(
+        help_text="The annotation this branch is linked to (its hint), or null."
+    )
+
     class Meta:
         model = Trace
         fields = [
@@ -47,17 +59,26 @@ class BranchSerializer(serializers.ModelSerializer):
             "branch_step",
             "hint",
             "continuation_mode",
+            "annotation",
+            "finish_reason",
+            "truncated",
             "final_answer",
             "final_correct",
             "error",
             "created_at",
         ]
 
+    def get_annotation(self, trace: Trace) -> int | None:
+        return _linked_annotation(trace)
+
 
 class TraceDetailSerializer(TraceSummarySerializer):
     prompt_text = serializers.CharField(source="prompt.display_text", read_only=True)
     reference_answer = serializers.CharField(source="prompt.reference_answer", read_only=True)
     branches = BranchSerializer(many=True, read_only=True)
+    annotation = serializers.SerializerMethodField(
+        help_text="For a branch: the annotation it is linked to (its hint), or null."
+    )
 
     class Meta:
         model = Trace
@@ -77,10 +98,24 @@ class TraceDetailSerializer(TraceSummarySerializer):
             "branch_step",
             "hint",
             "continuation_mode",
+            "continuation_prompt",
+            "annotation",
+            "reasoning_tokens",
+            "warnings",
             "analysis",
             "analyzer_version",
             "branches",
         ]
+
+    def get_annotation(self, trace: Trace) -> int | None:
+        return _linked_annotation(trace)
+
+    def to_representation(self, trace: Trace) -> dict:
+        data = super().to_representation(trace)
+        request = self.context.get("request")
+        if request is not None and "logprobs" in request.query_params.getlist("include"):
+            data["logprobs"] = trace.logprobs  # big: only when asked for
+        return data
 
 
 _BOOL = {"type": bool, "required": False}
@@ -117,15 +152,35 @@ class TraceListApi(ListAPIView):
         return selectors.trace_list(project=project, filters=form.cleaned_data)
 
 
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "include",
+            str,
+            required=False,
+            enum=["logprobs"],
+            description="include=logprobs adds the per-token logprobs "
+            "([{token, logprob, top_logprobs: [{token, logprob}]}], or null) — large.",
+        )
+    ]
+)
 class TraceDetailApi(RetrieveAPIView):
-    """One trace with its raw text, stored analysis and branches."""
+    """One trace with its raw text, stored analysis and branches (``?include=logprobs``
+    adds its per-token logprobs)."""
 
     serializer_class = TraceDetailSerializer
 
     def get_object(self):
+        unknown = set(self.request.query_params.getlist("include")) - {"logprobs"}
+        if unknown:
+            raise serializers.ValidationError(
+                {"include": f"Unknown: {', '.join(sorted(unknown))}."}
+            )
         trace, _ = object_for(
             self.request.user,
-            selectors.trace_detail(trace_id=self.kwargs["trace_id"]).prefetch_related("branches"),
+            selectors.trace_detail(trace_id=self.kwargs["trace_id"]).prefetch_related(
+                "hint_annotations", "branches__hint_annotations"
+            ),
             self.kwargs["trace_id"],
         )
         return trace
