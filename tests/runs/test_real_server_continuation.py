@@ -4,6 +4,7 @@ REFLECTLAB_TEST_OPENAI_BASE_URL): what the server accepts and refuses."""
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import httpx
@@ -105,5 +106,5 @@ def test_streamed_chat_splits_the_reasoning_and_reports_text_as_it_arrives(serve
         provider.close()
     assert generation.content or generation.reasoning
     assert generation.finish_reason and len(texts) > 1
-    assert all(later.startswith(earlier) for earlier, later in zip(texts, texts[1:], strict=False))
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(texts))
     assert texts[-1].endswith(generation.content or generation.reasoning)
