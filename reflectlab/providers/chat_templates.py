@@ -218,6 +218,24 @@ def render_continuation(
     return render_preset(template if template in PRESETS else CHATML, messages, assistant_prefix)
 
 
+# Beginning-of-sequence tokens that the families' templates write themselves.
+TEMPLATE_BOS = (DEEPSEEK_BOS, "<|begin_of_text|>")
+
+
+def for_raw_completion(prompt: str) -> str:
+    """The rendered prompt as sent to ``/v1/completions``: without a leading BOS.
+
+    The server tokenizes a raw prompt with the tokenizer's special tokens, and
+    the DeepSeek-R1 and Llama-3 tokenizers add their BOS themselves (vLLM's
+    ``add_special_tokens`` defaults to true; llama.cpp adds it and warns about
+    a duplicate) — sending the template's BOS as well would double it.
+    """
+    for bos in TEMPLATE_BOS:
+        if prompt.startswith(bos):
+            return prompt[len(bos) :]
+    return prompt
+
+
 def prefill_problem(rendered: str, assistant_prefix: str) -> str:
     """Why a mode (a) rendering cannot continue the prefix, or "".
 

@@ -122,6 +122,7 @@ def continuation_request(
             )
         except chat_templates.TemplateError as exc:
             raise PermanentProviderError(str(exc)) from exc
+        prompt = chat_templates.for_raw_completion(prompt)
         return GenerationRequest(sampling=sampling, prompt=prompt), prompt, head, len(prefix)
     return None, given, head, len(prefix)  # (c) the local model renders its own template
 

@@ -77,6 +77,12 @@ def test_deepseek_puts_the_system_prompt_after_bos_and_never_uses_chatml():
     assert "<|im_start|>" not in text
 
 
+def test_raw_prompts_leave_the_bos_to_the_servers_tokenizer():
+    assert chat_templates.for_raw_completion(R1).startswith("<｜User｜>")  # noqa: RUF001
+    assert chat_templates.for_raw_completion(LLAMA3).startswith("<|start_header_id|>system")
+    assert chat_templates.for_raw_completion(CHATML) == CHATML
+
+
 def test_an_unknown_preset_is_refused_by_name():
     with pytest.raises(TemplateError, match="Unknown chat template 'mistral'"):
         chat_templates.render_preset("mistral", USER, PREFIX)

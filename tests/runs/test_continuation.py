@@ -204,8 +204,9 @@ def test_raw_completion_uses_the_family_template_and_stores_the_exact_prompt(
     config = make_config(chat_template="deepseek_r1", system_prompt="Be brief.")
     branch = regenerate(TraceFactory(project=project, raw_response=TAGGED), user, config)
     sent = fake_server.requests[-1]["prompt"]
+    # The template's BOS is left to the server's tokenizer (which adds it): never doubled.
     assert sent == (
-        "<｜begin▁of▁sentence｜>Be brief.<｜User｜>What is 2 + 3?<｜Assistant｜>"  # noqa: RUF001
+        "Be brief.<｜User｜>What is 2 + 3?<｜Assistant｜>"  # noqa: RUF001
         "<think>\nWe need 2 + 3.\n\nCareful: 2 + 3 is 5.\n\n"
     )
     assert branch.continuation_prompt == sent and branch.state == Trace.State.READY
