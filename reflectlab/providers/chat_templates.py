@@ -34,6 +34,7 @@ Django (the model venv's Python 3.11 runs it in the tests).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 CHATML = "chatml"
@@ -200,6 +201,28 @@ def render_tokenizer(
     return open_turn(head, assistant_prefix)
 
 
+# Model names -> family, first match wins (R1 distills name their base model too).
+_NAME_FAMILIES = (
+    (re.compile(r"deepseek[-_]?r1|r1[-_]distill", re.IGNORECASE), DEEPSEEK_R1),
+    (re.compile(r"qwq", re.IGNORECASE), CHATML),
+    (re.compile(r"qwen[-_]?3", re.IGNORECASE), QWEN3),
+    (re.compile(r"llama[-_]?3", re.IGNORECASE), LLAMA3),
+)
+
+
+def family_of(model_name: str) -> str:
+    """The preset a model name implies (``chatml`` when it names no known family)."""
+    for pattern, family in _NAME_FAMILIES:
+        if pattern.search(model_name or ""):
+            return family
+    return CHATML
+
+
+def effective_template(chat_template: str, model_name: str) -> str:
+    """The config's template; the server default means "the family the model's name says"."""
+    return chat_template or family_of(model_name)
+
+
 def render_continuation(
     *,
     template: str,
@@ -209,9 +232,9 @@ def render_continuation(
 ) -> str:
     """The raw /v1/completions prompt for continuation mode (b).
 
-    ``template`` is a preset name, ``tokenizer`` (render from ``tokenizer_dir``)
-    or ``server``/empty — the server's template is out of reach for a raw
-    prompt, so ChatML, the layout reflectlab always used, stays the default.
+    ``template`` is a preset name or ``tokenizer`` (render from
+    ``tokenizer_dir``); resolve the server default with ``effective_template``
+    first (the server's own template is out of reach for a raw prompt).
     """
     if template == TOKENIZER:
         return render_tokenizer(tokenizer_dir, messages, assistant_prefix)

@@ -53,7 +53,7 @@ class ModelConfig(models.Model):
         USER_TURN = "user_turn", "(d) hint as a new user turn"
 
     class ChatTemplate(models.TextChoices):
-        SERVER = "", "server default (raw prompts: ChatML)"
+        SERVER = "", "by the model's name (R1, QwQ, Qwen3, Llama-3; else ChatML)"
         CHATML = chat_templates.CHATML, "ChatML (QwQ, Qwen2.5)"
         DEEPSEEK_R1 = chat_templates.DEEPSEEK_R1, "DeepSeek-R1 / R1-Distill (Qwen, Llama)"
         QWEN3 = chat_templates.QWEN3, "Qwen3 (thinking)"
@@ -148,13 +148,15 @@ class ModelConfig(models.Model):
             raise ValidationError(
                 {"tokenizer_dir": "Give the absolute path of the tokenizer directory."}
             )
+        template = chat_templates.effective_template(self.chat_template, self.model)
         if (
-            self.continuation_mode == self.Continuation.CHAT_PREFILL
-            and self.chat_template in chat_templates.PREFILL_BREAKS
+            self.provider == self.Provider.OPENAI
+            and self.continuation_mode == self.Continuation.CHAT_PREFILL
+            and template in chat_templates.PREFILL_BREAKS
         ):
             raise ValidationError(
                 {
-                    "continuation_mode": chat_templates.PREFILL_BREAKS[self.chat_template]
+                    "continuation_mode": chat_templates.PREFILL_BREAKS[template]
                     + " Use (b) raw /v1/completions with this template."
                 }
             )

@@ -68,12 +68,13 @@ def continuation_prefix(*, parent: Trace, step_index: int) -> tuple[str, bool]:
 
 def _prefill_check(config: ModelConfig, chat: list[dict[str, Any]], given: str) -> None:
     """Refuse mode (a) when the model's template is known to mangle a continued message."""
-    if config.chat_template in chat_templates.PREFILL_BREAKS:
+    template = chat_templates.effective_template(config.chat_template, config.model)
+    if template in chat_templates.PREFILL_BREAKS:
         raise ContinuationRefused(
-            chat_templates.PREFILL_BREAKS[config.chat_template]
+            chat_templates.PREFILL_BREAKS[template]
             + " Use continuation mode (b), raw /v1/completions, with this template."
         )
-    if config.chat_template != chat_templates.TOKENIZER:
+    if template != chat_templates.TOKENIZER:
         return
     try:
         rendered = chat_templates.render_prefill(config.tokenizer_dir, chat[:-1], given)
@@ -115,7 +116,7 @@ def continuation_request(
     if mode == Mode.RAW_COMPLETION:
         try:
             prompt = chat_templates.render_continuation(
-                template=config.chat_template,
+                template=chat_templates.effective_template(config.chat_template, config.model),
                 messages=messages,
                 assistant_prefix=given,
                 tokenizer_dir=config.tokenizer_dir,

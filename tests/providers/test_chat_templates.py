@@ -133,3 +133,20 @@ def test_matrix_matches_transformers_rendering_of_each_familys_template(tmp_path
         # With a system prompt the preset still agrees with the real template.
         assert with_system["tokenizer"] == with_system["preset"], family
         assert chat_templates.render_preset(preset, SYSTEM, PREFIX) == with_system["tokenizer"]
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "deepseek_r1"),
+        ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "deepseek_r1"),
+        ("deepseek-r1:7b", "deepseek_r1"),
+        ("Qwen/QwQ-32B", "chatml"),
+        ("Qwen/Qwen3-8B", "qwen3"),
+        ("meta-llama/Llama-3.1-8B-Instruct", "llama3"),
+        ("tiny-model", "chatml"),
+    ],
+)
+def test_the_server_default_follows_the_family_the_model_name_says(name, family):
+    assert chat_templates.effective_template("", name) == family
+    assert chat_templates.effective_template("llama3", name) == "llama3"  # a choice wins

@@ -238,3 +238,18 @@ def test_a_streamed_regeneration_shows_its_text_while_pending(
                             "Recheck.\n\nSo 2 + 3 = 5.\n</think>\n\n\\boxed{5}"]  # fmt: skip
     assert branch.state == Trace.State.READY and branch.final_correct is True
     assert branch_item(branch)["partial"] == ""
+
+
+def test_an_r1_distill_model_gets_its_own_layout_without_choosing_a_template(
+    project, user, make_config, fake_http
+):
+    """Before: mode (b) always rendered ChatML."""
+    seen = fake_http(
+        lambda request: httpx.Response(
+            200, json={"choices": [{"text": "5.\n</think>\n\n\\boxed{5}", "finish_reason": "stop"}]}
+        )
+    )
+    config = make_config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")
+    branch = regenerate(TraceFactory(project=project, raw_response=TAGGED), user, config)
+    assert seen[0]["prompt"].startswith("<｜User｜>What is 2 + 3?<｜Assistant｜><think>\n")  # noqa: RUF001
+    assert "<|im_start|>" not in seen[0]["prompt"] and branch.state == Trace.State.READY
