@@ -147,7 +147,10 @@ class OpenAIHttpProvider:
                 GenerationRequest(sampling=sampling, messages=messages, continue_final_message=True)
             )
         if mode == "raw_completion":
-            prompt = render_chatml(messages, assistant_prefix)
+            # The family the model's name says (``runs.continuation`` honours the config's choice).
+            family = chat_templates.family_of(sampling.model)
+            prompt = chat_templates.render_preset(family, messages, assistant_prefix)
+            prompt = chat_templates.for_raw_completion(prompt)
             return self.generate(GenerationRequest(sampling=sampling, prompt=prompt))
         if mode == "user_turn":
             # ``messages`` already ends with the hint as a user turn (built by the caller).
