@@ -11,7 +11,9 @@ always), then answers normally:
 * ``hang`` — no answer for ``hang_seconds`` (past the client's timeout);
 * ``reset`` — the connection is closed without an answer;
 * ``malformed`` — 200 with a body that is not JSON; ``empty`` — ``choices: []``;
-* ``400`` — a permanent client error with an OpenAI-style message.
+* ``400`` — a permanent client error with an OpenAI-style message;
+* ``shapes`` — a good answer in odd shapes: ``choices`` an object, ``content``
+  an object, a numeric ``finish_reason``, ``usage`` a list.
 
 It counts requests in flight and remembers the maximum, so a test can assert
 that a concurrency limit was never exceeded.
@@ -27,7 +29,7 @@ import time
 from collections import Counter
 from typing import Any
 
-FAULT = re.compile(r"FAULT:(429|500|hang|reset|malformed|empty|400)(?:x(\d+))?")
+FAULT = re.compile(r"FAULT:(429|500|hang|reset|malformed|empty|400|shapes)(?:x(\d+))?")
 ANSWER = (
     "<think>\nWe need 2 + 3.\n\n2 + 3 = 5.\n\nWait, let me double-check: 3 + 2 = 5.\n"
     "</think>\n\nThe answer is \\boxed{5}."
@@ -216,7 +218,13 @@ class FakeOpenAIServer:
             payload = {"id": "x", "object": "chat.completion", "choices": [], "model": self.model}
             await self._send(writer, 200, json.dumps(payload).encode())
             return True
-        await self._send(writer, 200, json.dumps(self._completion(request, chat)).encode())
+        payload = self._completion(request, chat)
+        if fault == "shapes" and chat:
+            choice = payload["choices"][0]
+            choice["message"]["content"] = {"type": "text", "text": choice["message"]["content"]}
+            choice["finish_reason"] = 0
+            payload["choices"], payload["usage"] = choice, [12, 34]
+        await self._send(writer, 200, json.dumps(payload).encode())
         return True
 
     def _completion(self, request: dict[str, Any], chat: bool) -> dict[str, Any]:

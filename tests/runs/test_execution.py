@@ -214,3 +214,19 @@ def test_an_unreachable_endpoint_fails_items_with_the_reason(
     item = RunItem.objects.get(run=run)
     assert item.error.startswith("Connection error: ConnectError")
     assert item.attempts == 2
+
+
+def test_a_completion_in_odd_shapes_is_kept_with_warnings_not_an_internal_error(
+    project, user, make_config, make_prompts, fake_server
+):
+    """Before: 'Internal error: AttributeError', attempts 0, the completion lost."""
+    make_prompts(["What is 2 + 3? FAULT:shapes"])
+    run = services.run_create(project=project, model_config=make_config(), user=user, enqueue=False)
+    run = services.run_execute(run_id=run.pk)
+    assert (run.state, run.items_done, run.items_failed) == (Run.State.SUCCEEDED, 1, 0)
+    item = RunItem.objects.get(run=run)
+    assert item.attempts == 1 and item.error == ""
+    trace = Trace.objects.get(run=run)
+    assert trace.raw_response.startswith("<think>\nWe need 2 + 3.") and trace.final_correct is True
+    assert trace.finish_reason == "0" and trace.prompt_tokens is None
+    assert len(trace.warnings) == 4, trace.warnings
