@@ -29,11 +29,9 @@ from reflectlab.providers.base import (
     PermanentProviderError,
     Provider,
     ProviderError,
-    endpoint_key,
-    provider_for,
-    sampling_for,
 )
 from reflectlab.providers.models import ModelConfig
+from reflectlab.providers.registry import endpoint_key, provider_for, sampling_for
 from reflectlab.runs import leases
 from reflectlab.runs.execution import backoff_seconds, chat_messages
 from reflectlab.traces.analysis import ANALYSIS_FIELDS
