@@ -34,6 +34,15 @@ DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
 PROMPT_TARGETS = ("external_id", "prompt", "messages", "reference_answer", "metadata")
 TRACE_TARGETS = (*PROMPT_TARGETS, "prompt_id", "response", "reasoning", "model", "finish_reason")
 MAX_FIELD_CHARS = 4_000_000
+# Column limits, checked here so a value the database would refuse is a line
+# error in the report, never a failed write (prompts.Prompt, traces.Trace).
+MAX_ID_CHARS = 255
+MAX_MODEL_CHARS = 300
+MAX_FINISH_REASON_CHARS = 32
+# PositiveIntegerField: 0 … 2**31 - 1 on PostgreSQL.
+MAX_TOKEN_COUNT = 2**31 - 1
+MAX_JSON_DEPTH = 64
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class RecordError(ValueError):
@@ -95,6 +104,8 @@ def iter_raw_records(stream: IO[bytes], file_format: str) -> Iterator[ParsedLine
     if file_format != "jsonl":
         raise ValueError(f"Unknown format {file_format!r}; use jsonl or csv.")
     for number, raw in enumerate(stream, start=1):
+        if number == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM) :]  # Windows editors start UTF-8 files with a BOM
         if not raw.strip():
             continue
         try:
@@ -118,7 +129,9 @@ def _json_cell(value: Any) -> Any:
     return value
 
 
-def _text(value: Any, name: str, *, required: bool = False) -> str:
+def _text(
+    value: Any, name: str, *, required: bool = False, max_chars: int = MAX_FIELD_CHARS
+) -> str:
     if value is None or value == "":
         if required:
             raise RecordError(f"Missing {name}.")
@@ -127,10 +140,45 @@ def _text(value: Any, name: str, *, required: bool = False) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise RecordError(f"{name} must be a string, got {type(value).__name__}.")
-    if len(value) > MAX_FIELD_CHARS:
-        raise RecordError(f"{name} is longer than {MAX_FIELD_CHARS} characters.")
+    if len(value) > max_chars:
+        raise RecordError(f"{name} is longer than {max_chars} characters ({len(value)}).")
+    _refuse_nul(value, name)
+    return value
+
+
+def _refuse_nul(value: str, name: str) -> None:
+    # PostgreSQL text and jsonb cannot hold U+0000; refusing it here keeps the
+    # file all-or-nothing instead of failing the write half-way.
     if "\x00" in value:
-        raise RecordError(f"{name} contains a NUL character.")
+        raise RecordError(
+            f"{name} contains a NUL character (U+0000), which the database cannot store."
+        )
+
+
+def _json_value(value: Any, name: str, depth: int = 0) -> None:
+    """Refuse what a JSON column cannot store: NUL in keys or strings, absurd nesting."""
+    if depth > MAX_JSON_DEPTH:
+        raise RecordError(f"{name} is nested deeper than {MAX_JSON_DEPTH} levels.")
+    if isinstance(value, str):
+        _refuse_nul(value, name)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, f"{name} key {key[:40]!r}")
+            _json_value(item, f"{name}.{key[:40]}", depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _json_value(item, f"{name}[{i}]", depth + 1)
+
+
+def _token_count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"{name} must be a whole number, got {str(value)[:40]!r}.")
+    if not 0 <= value <= MAX_TOKEN_COUNT:
+        raise RecordError(f"{name} must be between 0 and {MAX_TOKEN_COUNT}, got {value}.")
     return value
 
 
@@ -161,6 +209,7 @@ def _metadata(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise RecordError("metadata must be a JSON object.")
+    _json_value(value, "metadata")
     return value
 
 
@@ -179,9 +228,7 @@ def clean_prompt(record: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
     messages = _messages(mapping.get(record, "messages"))
     if not text and not messages:
         raise RecordError("Missing prompt: give a prompt text or chat messages.")
-    external_id = _text(mapping.get(record, "external_id"), "id")
-    if len(external_id) > 255:
-        raise RecordError("id is longer than 255 characters.")
+    external_id = _text(mapping.get(record, "external_id"), "id", max_chars=MAX_ID_CHARS)
     body = text or orjson.dumps(messages).decode()
     return {
         "external_id": external_id or stable_id(body),
@@ -214,10 +261,14 @@ def _from_openai_object(obj: dict[str, Any]) -> dict[str, Any]:
         "reasoning": _text(
             message.get("reasoning_content") or message.get("reasoning"), "reasoning_content"
         ),
-        "finish_reason": _text(choices[0].get("finish_reason"), "finish_reason")[:32],
-        "model": _text(obj.get("model"), "model")[:300],
-        "prompt_tokens": usage.get("prompt_tokens"),
-        "completion_tokens": usage.get("completion_tokens"),
+        "finish_reason": _text(
+            choices[0].get("finish_reason"), "finish_reason", max_chars=MAX_FINISH_REASON_CHARS
+        ),
+        "model": _text(obj.get("model"), "model", max_chars=MAX_MODEL_CHARS),
+        "prompt_tokens": _token_count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
+        "completion_tokens": _token_count(
+            usage.get("completion_tokens"), "usage.completion_tokens"
+        ),
     }
 
 
@@ -252,15 +303,15 @@ def clean_trace(record: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
     else:
         prompt_mapping = mapping
     prompt = clean_prompt(record, prompt_mapping)
-    prompt_key = _text(mapping.get(record, "prompt_id"), "prompt_id")
+    prompt_key = _text(mapping.get(record, "prompt_id"), "prompt_id", max_chars=MAX_ID_CHARS)
     # Without an explicit prompt id, identical problem text is one prompt, so
     # traces of several models for the same question group (and split) together.
     prompt["external_id"] = prompt_key or stable_id(_prompt_body(prompt))
-    trace_id = _text(mapping.get(record, "external_id"), "id")
+    trace_id = _text(mapping.get(record, "external_id"), "id", max_chars=MAX_ID_CHARS)
     out.setdefault("model", "")
-    model = out["model"] or _text(mapping.get(record, "model"), "model")[:300]
+    model = out["model"] or _text(mapping.get(record, "model"), "model", max_chars=MAX_MODEL_CHARS)
     finish = out.get("finish_reason") or _text(
-        mapping.get(record, "finish_reason"), "finish_reason"
+        mapping.get(record, "finish_reason"), "finish_reason", max_chars=MAX_FINISH_REASON_CHARS
     )
     return {
         "prompt": prompt,
@@ -268,7 +319,7 @@ def clean_trace(record: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
         "response": out["response"],
         "reasoning": out.get("reasoning", ""),
         "model": model,
-        "finish_reason": finish[:32],
+        "finish_reason": finish,
         "prompt_tokens": out["prompt_tokens"],
         "completion_tokens": out["completion_tokens"],
     }

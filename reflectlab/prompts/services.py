@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import IO, Any
 
+import orjson
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from reflectlab.projects.models import Project
@@ -39,6 +41,37 @@ def mapping_for(kind: str, data: dict[str, Any] | None) -> Mapping:
     return Mapping.from_dict(data, targets=targets)
 
 
+class ImportFailed(Exception):
+    """The write pass stopped on an error; ``report`` says honestly what was written."""
+
+    def __init__(self, report: dict[str, Any]):
+        super().__init__("import failed")
+        self.report = report
+
+
+def _content_digest(record: dict[str, Any]) -> bytes:
+    return hashlib.blake2b(
+        orjson.dumps(record, option=orjson.OPT_SORT_KEYS), digest_size=8
+    ).digest()
+
+
+class _RepeatedIds:
+    """Ids seen in one file: a repeated identical line is skipped, a repeated id with
+    other content is an error (the second line would silently be dropped)."""
+
+    def __init__(self) -> None:
+        self.first: dict[bytes, tuple[int, bytes]] = {}
+
+    def check(self, line: int, record: dict[str, Any]) -> str | None:
+        key = record["external_id"]
+        digest = hashlib.blake2b(key.encode(), digest_size=12).digest()
+        content = _content_digest(record)
+        seen = self.first.setdefault(digest, (line, content))
+        if seen[0] != line and seen[1] != content:
+            return f"id {key[:80]!r} is already used on line {seen[0]} with different content."
+        return None
+
+
 def import_stream(
     *,
     project: Project,
@@ -49,56 +82,129 @@ def import_stream(
     allow_partial: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Validate every line, then write in batches; return the report.
+    """Validate every line, then write; return the report.
 
-    Two passes over the stream: the first only validates, so a file with any bad
-    line writes nothing (unless ``allow_partial``) and memory stays flat however
-    large the file is. Writes are idempotent per external id, so an import that
-    dies half-way can simply run again.
+    Two passes over the stream: the first only validates (every value the
+    database would refuse is caught there, with its line number), so memory
+    stays flat however large the file is. By default the second pass writes in
+    one transaction: a file with any bad line, or a write that fails anyway,
+    leaves nothing behind. With ``allow_partial`` each batch commits on its own
+    and a batch the database refuses is retried line by line, so the counts
+    say exactly what was written. Progress is reported in bytes, the
+    validation pass as the first half of the file size, the write as the second.
     """
     clean_mapping = mapping_for(kind, mapping)
     errors: list[dict[str, Any]] = []
-    rejected = valid = 0
-    for parsed in parse_file(stream, file_format=file_format, kind=kind, mapping=clean_mapping):
-        if parsed.error is not None:
-            rejected += 1
-            if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append({"line": parsed.line, "error": parsed.error})
-        else:
-            valid += 1
     report: dict[str, Any] = {
-        "rows_valid": valid,
-        "rows_rejected": rejected,
+        "rows_valid": 0,
+        "rows_rejected": 0,
         "rows_written": 0,
         "rows_skipped": 0,
         "errors": errors,
         "written": False,
     }
-    if rejected and not allow_partial:
+    repeated = _RepeatedIds()
+    conflicts: set[int] = set()
+    lines = parse_file(stream, file_format=file_format, kind=kind, mapping=clean_mapping)
+    for count, parsed in enumerate(lines, start=1):
+        error = parsed.error
+        if error is None:
+            error = repeated.check(parsed.line, parsed.record)
+            if error is not None:
+                conflicts.add(parsed.line)
+        if error is not None:
+            _reject(report, parsed.line, error)
+        else:
+            report["rows_valid"] += 1
+        if on_progress is not None and count % BATCH_SIZE == 0:
+            on_progress(stream.tell() // 2)
+    del repeated
+    size = stream.tell()
+    if report["rows_rejected"] and not allow_partial:
         return report
     stream.seek(0)
-    write = _writer_for(kind)
-    batch: list[dict[str, Any]] = []
-    for parsed in parse_file(stream, file_format=file_format, kind=kind, mapping=clean_mapping):
-        if parsed.record is None:
-            continue
-        batch.append(parsed.record)
-        if len(batch) >= BATCH_SIZE:
-            _flush(project, batch, write, report, on_progress, stream)
-    if batch:
-        _flush(project, batch, write, report, on_progress, stream)
+    records = (
+        parsed
+        for parsed in parse_file(stream, file_format=file_format, kind=kind, mapping=clean_mapping)
+        if parsed.record is not None and parsed.line not in conflicts
+    )
+
+    def progress() -> None:
+        if on_progress is not None:
+            on_progress(size // 2 + stream.tell() // 2)
+
+    writer = _BatchWriter(project, _writer_for(kind), report, allow_partial)
+    try:
+        if allow_partial:
+            writer.write_all(records, progress)
+        else:
+            with transaction.atomic():
+                writer.write_all(records, progress)
+    except Exception as exc:
+        logger.exception("import into project %s failed while writing", project.pk)
+        if not allow_partial:  # rolled back: nothing of this file is in the database
+            report["rows_written"] = report["rows_skipped"] = 0
+        raise ImportFailed(report) from exc
     report["written"] = True
     return report
 
 
-def _flush(project, batch, write, report, on_progress, stream) -> None:
-    with transaction.atomic():
-        written, skipped = write(project, batch)
-    report["rows_written"] += written
-    report["rows_skipped"] += skipped
-    batch.clear()
-    if on_progress is not None:
-        on_progress(stream.tell())
+def _reject(report: dict[str, Any], line: int, error: str) -> None:
+    report["rows_rejected"] += 1
+    if len(report["errors"]) < MAX_REPORTED_ERRORS:
+        report["errors"].append({"line": line, "error": error})
+
+
+class _BatchWriter:
+    def __init__(self, project, write, report, allow_partial: bool):
+        self.project, self.write, self.report = project, write, report
+        self.allow_partial = allow_partial
+
+    def write_all(self, parsed_lines: Iterable[Any], progress: Callable[[], None]) -> None:
+        batch: list[Any] = []
+        for parsed in parsed_lines:
+            batch.append(parsed)
+            if len(batch) >= BATCH_SIZE:
+                self.flush(batch)
+                progress()
+        if batch:
+            self.flush(batch)
+            progress()
+
+    def flush(self, batch: list[Any]) -> None:
+        records = [parsed.record for parsed in batch]
+        if not self.allow_partial:
+            self._count(self.write(self.project, records))
+        else:
+            try:
+                with transaction.atomic():
+                    self._count(self.write(self.project, records))
+            except (DataError, IntegrityError):
+                # Validation should have caught it; find the line(s) the database
+                # refuses so the report stays honest, and write the rest.
+                logger.exception(
+                    "a batch of project %s was refused; retrying line by line", self.project.pk
+                )
+                self._write_one_by_one(batch)
+        batch.clear()
+
+    def _write_one_by_one(self, batch: list[Any]) -> None:
+        for parsed in batch:
+            try:
+                with transaction.atomic():
+                    self._count(self.write(self.project, [parsed.record]))
+            except (DataError, IntegrityError) as exc:
+                logger.warning("line %s refused by the database: %s", parsed.line, exc)
+                self.report["rows_valid"] -= 1
+                _reject(
+                    self.report,
+                    parsed.line,
+                    f"The database refused this line ({type(exc).__name__}).",
+                )
+
+    def _count(self, counts: tuple[int, int]) -> None:
+        self.report["rows_written"] += counts[0]
+        self.report["rows_skipped"] += counts[1]
 
 
 def import_job_create(
@@ -134,6 +240,35 @@ def import_job_create(
     return job
 
 
+class _JobProgress:
+    """Writes a job's ``bytes_done`` where other connections can see it.
+
+    The import writes in one transaction, so progress goes through a second
+    connection of its own (PostgreSQL). SQLite allows one writer at a time: there
+    progress is written only outside a transaction (the validation pass).
+    """
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        self.side = None if connection.vendor == "sqlite" else connection.copy()
+
+    def __call__(self, done: int) -> None:
+        if self.side is None:
+            if not connection.in_atomic_block:
+                ImportJob.objects.filter(pk=self.job_id).update(bytes_done=done)
+            return
+        table = self.side.ops.quote_name(ImportJob._meta.db_table)
+        with self.side.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET bytes_done = %s WHERE id = %s",  # noqa: S608 (table name from the model)
+                [done, self.job_id],
+            )
+
+    def close(self) -> None:
+        if self.side is not None:
+            self.side.close()
+
+
 def import_job_execute(*, job_id: int) -> None:
     """Run one import job (idempotent: a finished job is left alone)."""
     claimed = ImportJob.objects.filter(
@@ -142,10 +277,7 @@ def import_job_execute(*, job_id: int) -> None:
     if not claimed:
         return
     job = ImportJob.objects.select_related("project").get(pk=job_id)
-
-    def progress(done: int) -> None:
-        ImportJob.objects.filter(pk=job_id).update(bytes_done=done)
-
+    progress = _JobProgress(job_id)
     try:
         with job.file.open("rb") as stream:
             report = import_stream(
@@ -157,14 +289,15 @@ def import_job_execute(*, job_id: int) -> None:
                 allow_partial=job.allow_partial,
                 on_progress=progress,
             )
+    except ImportFailed as failed:
+        _job_failed(job_id, failed.__cause__, failed.report)
+        return
     except Exception as exc:
         logger.exception("import job %s failed", job_id)
-        ImportJob.objects.filter(pk=job_id).update(
-            state=ImportJob.State.FAILED,
-            errors=[{"line": None, "error": f"Import failed: {exc}"}],
-            finished_at=timezone.now(),
-        )
+        _job_failed(job_id, exc, None)
         return
+    finally:
+        progress.close()
     failed = report["rows_rejected"] and not job.allow_partial
     ImportJob.objects.filter(pk=job_id).update(
         state=ImportJob.State.FAILED if failed else ImportJob.State.SUCCEEDED,
@@ -173,5 +306,24 @@ def import_job_execute(*, job_id: int) -> None:
         rows_rejected=report["rows_rejected"],
         errors=report["errors"],
         bytes_done=job.bytes_total,
+        finished_at=timezone.now(),
+    )
+
+
+def _job_failed(job_id: int, exc: BaseException | None, report: dict[str, Any] | None) -> None:
+    """A generic, honest message for the user; the details went to the log."""
+    report = report or {"rows_written": 0, "rows_skipped": 0, "rows_rejected": 0, "errors": []}
+    if report["rows_written"]:
+        outcome = f"{report['rows_written']} rows were written before it stopped"
+    else:
+        outcome = "nothing was written"
+    kind = type(exc).__name__ if exc is not None else "error"
+    message = f"Import failed ({kind}); {outcome}. The server log has the details."
+    ImportJob.objects.filter(pk=job_id).update(
+        state=ImportJob.State.FAILED,
+        rows_written=report["rows_written"],
+        rows_skipped=report["rows_skipped"],
+        rows_rejected=report["rows_rejected"],
+        errors=[*report["errors"], {"line": None, "error": message}],
         finished_at=timezone.now(),
     )

@@ -23,18 +23,22 @@ def traces_write(*, project: Project, records: list[dict[str, Any]]) -> tuple[in
     project is skipped, so re-imports change nothing. Three queries per batch,
     whatever its size.
     """
-    prompt_ids, _ = prompts_upsert(project=project, records=[r["prompt"] for r in records])
     existing = set(
         Trace.objects.filter(
             project=project, external_id__in=[r["external_id"] for r in records]
         ).values_list("external_id", flat=True)
     )
-    references = {r["prompt"]["external_id"]: r["prompt"]["reference_answer"] for r in records}
-    new: list[Trace] = []
+    fresh: list[dict[str, Any]] = []
     for record in records:
-        if record["external_id"] in existing:
-            continue
-        existing.add(record["external_id"])
+        if record["external_id"] not in existing:
+            existing.add(record["external_id"])
+            fresh.append(record)
+    # Prompts only for the traces that will be written: a skipped trace (already
+    # imported, or a repeated line) must not leave a prompt without traces.
+    prompt_ids, _ = prompts_upsert(project=project, records=[r["prompt"] for r in fresh])
+    references = {r["prompt"]["external_id"]: r["prompt"]["reference_answer"] for r in fresh}
+    new: list[Trace] = []
+    for record in fresh:
         prompt_key = record["prompt"]["external_id"]
         new.append(
             Trace(

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from reflectlab.projects.models import Project
-from reflectlab.prompts.services import import_stream
+from reflectlab.prompts.services import ImportFailed, import_stream
 
 
 def parse_mapping(items: list[str]) -> dict[str, str]:
@@ -67,6 +67,12 @@ class Command(BaseCommand):
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
+            except ImportFailed as failed:
+                written = failed.report["rows_written"]
+                raise CommandError(
+                    f"The import failed while writing ({type(failed.__cause__).__name__}): "
+                    + (f"{written} rows were written." if written else "nothing was written.")
+                ) from failed
         for error in report["errors"][:50]:
             self.stderr.write(f"line {error['line']}: {error['error']}")
         self.stdout.write(

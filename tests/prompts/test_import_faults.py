@@ -1,0 +1,232 @@
+"""Imports are all-or-nothing: every value the database would refuse is a line error.
+
+Each case here once passed validation and failed the write: the import said
+``failed, rows_written: 0`` while the batches before it stayed in the database.
+Run them on PostgreSQL (``DATABASE_URL``) to see the database-specific ones.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import orjson
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DataError, OperationalError
+
+from reflectlab.prompts import services
+from reflectlab.prompts.models import ImportJob, Prompt
+from reflectlab.prompts.services import ImportFailed, import_stream
+from reflectlab.traces.models import Trace
+
+
+def jsonl(*records) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+def good(i: int) -> dict:
+    return {"id": f"t{i}", "prompt_id": f"p{i}", "question": f"{i}+1?", "response": f"{i + 1}"}
+
+
+def openai_line(usage: dict) -> dict:
+    return {
+        "id": "bad",
+        "prompt": "2+2?",
+        "response": {
+            "model": "m",
+            "choices": [{"message": {"content": "4"}, "finish_reason": "stop"}],
+            "usage": usage,
+        },
+    }
+
+
+BAD_LINES = {
+    "nul in metadata": {**good(99), "metadata": {"note": "a\u0000b"}},
+    "nul in a metadata key": {**good(99), "metadata": {"k\u0000": 1}},
+    "nul nested in metadata": {**good(99), "metadata": {"a": [{"b": "\u0000"}]}},
+    "nul in the response": {**good(99), "response": "4\u0000"},
+    "nul in the prompt": {**good(99), "question": "\u0000?"},
+    "token count text": openai_line({"prompt_tokens": "abc"}),
+    "token count negative": openai_line({"completion_tokens": -5}),
+    "token count huge": openai_line({"completion_tokens": 1e20}),
+    "token count bool": openai_line({"prompt_tokens": True}),
+    "prompt_id too long": {**good(99), "prompt_id": "p" * 300},
+    "trace id too long": {**good(99), "id": "t" * 300},
+    "model name too long": {**good(99), "model": "m" * 301},
+    "finish reason too long": {**good(99), "finish_reason": "f" * 33},
+}
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    # Batches of two, so three good lines commit a batch before the bad one.
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+
+
+@pytest.mark.usefixtures("small_batches")
+@pytest.mark.parametrize("bad", BAD_LINES.values(), ids=BAD_LINES.keys())
+def test_a_value_the_database_refuses_is_a_line_error_and_nothing_is_written(project, bad):
+    data = jsonl(good(1), good(2), good(3), bad)
+    report = import_stream(
+        project=project, stream=io.BytesIO(data), kind="traces", file_format="jsonl"
+    )
+    assert [e["line"] for e in report["errors"]] == [4], report["errors"]
+    assert not report["written"]
+    assert (Trace.objects.count(), Prompt.objects.count()) == (0, 0)
+
+
+def test_a_nul_in_prompt_metadata_is_refused_by_line(project):
+    report = import_stream(
+        project=project,
+        stream=io.BytesIO(jsonl({"id": "a", "prompt": "x", "metadata": {"m": "\u0000"}})),
+        kind="prompts",
+        file_format="jsonl",
+    )
+    assert report["errors"][0]["line"] == 1
+    assert "NUL" in report["errors"][0]["error"]
+    assert Prompt.objects.count() == 0
+
+
+def test_whole_number_floats_are_token_counts(project):
+    report = import_stream(
+        project=project,
+        stream=io.BytesIO(jsonl(openai_line({"prompt_tokens": 12.0, "completion_tokens": 3}))),
+        kind="traces",
+        file_format="jsonl",
+    )
+    assert report["rows_written"] == 1, report["errors"]
+    trace = Trace.objects.get()
+    assert (trace.prompt_tokens, trace.completion_tokens) == (12, 3)
+
+
+REAL_WRITER = services._writer_for
+
+
+def failing_writer(fail_on_call: int, exc: Exception):
+    """The real writer, except that its n-th batch raises (a fault the validation missed)."""
+    real = REAL_WRITER("traces")
+    calls = []
+
+    def write(project, records):
+        calls.append(len(records))
+        if len(calls) == fail_on_call:
+            raise exc
+        return real(project, records)
+
+    return write
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_write_that_fails_half_way_leaves_nothing_behind(project, monkeypatch):
+    monkeypatch.setattr(
+        services, "_writer_for", lambda kind: failing_writer(2, DataError("value too long"))
+    )
+    with pytest.raises(ImportFailed) as failed:
+        import_stream(
+            project=project,
+            stream=io.BytesIO(jsonl(*(good(i) for i in range(5)))),
+            kind="traces",
+            file_format="jsonl",
+        )
+    assert failed.value.report["rows_written"] == 0
+    assert (Trace.objects.count(), Prompt.objects.count()) == (0, 0)
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_allow_partial_reports_exactly_what_a_refused_batch_wrote(project, monkeypatch):
+    real = REAL_WRITER("traces")
+
+    def write(project, records):
+        if any(r["external_id"] == "t2" for r in records):
+            raise DataError("refused")
+        return real(project, records)
+
+    monkeypatch.setattr(services, "_writer_for", lambda kind: write)
+    report = import_stream(
+        project=project,
+        stream=io.BytesIO(jsonl(*(good(i) for i in range(5)))),
+        kind="traces",
+        file_format="jsonl",
+        allow_partial=True,
+    )
+    assert (report["rows_written"], report["rows_rejected"]) == (4, 1)
+    assert report["errors"] == [{"line": 3, "error": "The database refused this line (DataError)."}]
+    assert Trace.objects.count() == 4
+    assert Prompt.objects.count() == 4  # t2's prompt was rolled back with it
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_failed_import_job_says_so_without_driver_text(project, user, monkeypatch, caplog):
+    secret = 'relation "secret_table" violates constraint on host db.internal'
+    monkeypatch.setattr(
+        services, "_writer_for", lambda kind: failing_writer(2, OperationalError(secret))
+    )
+    upload = SimpleUploadedFile("t.jsonl", jsonl(*(good(i) for i in range(5))))
+    with caplog.at_level(logging.ERROR):
+        job = services.import_job_create(
+            project=project,
+            user=user,
+            upload=upload,
+            kind="traces",
+            file_format="jsonl",
+            mapping={},
+        )
+    assert job.state == ImportJob.State.FAILED
+    assert job.rows_written == 0
+    message = job.errors[-1]["error"]
+    assert "OperationalError" in message and "nothing was written" in message
+    assert "secret_table" not in str(job.errors)
+    assert secret in caplog.text  # the details are in the log for the operator
+    assert Trace.objects.count() == 0
+
+
+def test_a_jsonl_file_with_a_utf8_bom_imports(project):
+    data = b"\xef\xbb\xbf" + jsonl({"id": "a", "prompt": "x"}, {"id": "b", "prompt": "y"})
+    report = import_stream(
+        project=project, stream=io.BytesIO(data), kind="prompts", file_format="jsonl"
+    )
+    assert report["errors"] == []
+    assert report["rows_written"] == 2
+
+
+def test_a_repeated_trace_id_with_other_content_is_an_error_and_leaves_no_orphan(project):
+    first = {"id": "t1", "prompt_id": "pA", "question": "A?", "response": "a"}
+    other = {"id": "t1", "prompt_id": "pB", "question": "B?", "response": "b"}
+    report = import_stream(
+        project=project, stream=io.BytesIO(jsonl(first, other)), kind="traces", file_format="jsonl"
+    )
+    assert report["errors"] == [
+        {"line": 2, "error": "id 't1' is already used on line 1 with different content."}
+    ]
+    report = import_stream(
+        project=project,
+        stream=io.BytesIO(jsonl(first, other)),
+        kind="traces",
+        file_format="jsonl",
+        allow_partial=True,
+    )
+    assert (report["rows_written"], report["rows_rejected"]) == (1, 1)
+    assert list(Prompt.objects.values_list("external_id", flat=True)) == ["pA"]
+
+
+def test_a_repeated_identical_line_is_skipped_without_an_orphan(project):
+    line = {"id": "t1", "prompt_id": "pA", "question": "A?", "response": "a"}
+    report = import_stream(
+        project=project, stream=io.BytesIO(jsonl(line, line)), kind="traces", file_format="jsonl"
+    )
+    assert (report["rows_written"], report["rows_skipped"], report["errors"]) == (1, 1, [])
+    assert Prompt.objects.count() == 1
+
+
+def test_reimporting_a_trace_under_a_new_prompt_id_creates_no_orphan_prompt(project):
+    line = {"id": "t1", "prompt_id": "pA", "question": "A?", "response": "a"}
+    import_stream(
+        project=project, stream=io.BytesIO(jsonl(line)), kind="traces", file_format="jsonl"
+    )
+    moved = {**line, "prompt_id": "pB"}
+    report = import_stream(
+        project=project, stream=io.BytesIO(jsonl(moved)), kind="traces", file_format="jsonl"
+    )
+    assert (report["rows_written"], report["rows_skipped"]) == (0, 1)
+    assert list(Prompt.objects.values_list("external_id", flat=True)) == ["pA"]
