@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "reflectlab.core.middleware.NoStoreMiddleware",
+    "reflectlab.core.middleware.DatabaseErrorMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -137,6 +139,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every sign-in (login page, admin, API token) passes the throttle in this backend.
+AUTHENTICATION_BACKENDS = ["reflectlab.core.backends.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -157,7 +161,8 @@ STATICFILES_FINDERS = [
     # plotly.js from the installed plotly package, as vendor/plotly-<version>.min.js
     "reflectlab.dashboards.staticfiles.PlotlyFinder",
 ]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# With DEBUG off, WhiteNoise serves what ``manage.py collectstatic`` put here.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_ROOT.mkdir(parents=True, exist_ok=True)
@@ -171,8 +176,41 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# TLS (README "Deploying"). Behind a proxy that terminates TLS, name the header
+# it sets (e.g. X-Forwarded-Proto) so Django knows the request was https; only
+# do so when the proxy overwrites that header from clients.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+_proxy_header = env_str("SECURE_PROXY_SSL_HEADER")
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+
+# Sign-in throttling (reflectlab.core.throttle), counted in the database so it
+# holds across every process: attempts per username and per client address in
+# the current and previous window.
+REFLECTLAB_LOGIN_MAX_FAILURES = env_int("REFLECTLAB_LOGIN_MAX_FAILURES", 10)
+REFLECTLAB_LOGIN_MAX_FAILURES_PER_IP = env_int("REFLECTLAB_LOGIN_MAX_FAILURES_PER_IP", 50)
+REFLECTLAB_LOGIN_WINDOW_SECONDS = env_int("REFLECTLAB_LOGIN_WINDOW_SECONDS", 900)
+# Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+REFLECTLAB_TRUSTED_PROXY_HOPS = env_int("REFLECTLAB_TRUSTED_PROXY_HOPS", 0)
+# API tokens expire this many days after they were issued.
+REFLECTLAB_TOKEN_TTL_DAYS = env_int("REFLECTLAB_TOKEN_TTL_DAYS", 30)
+for _name in (
+    "REFLECTLAB_LOGIN_MAX_FAILURES",
+    "REFLECTLAB_LOGIN_MAX_FAILURES_PER_IP",
+    "REFLECTLAB_LOGIN_WINDOW_SECONDS",
+    "REFLECTLAB_TOKEN_TTL_DAYS",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
 
 # Content Security Policy: no inline script, no CDN. KaTeX needs inline styles.
 SECURE_CSP = {
@@ -190,7 +228,7 @@ SECURE_CSP = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "reflectlab.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -11,7 +11,8 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico whatever the page's <link> says.
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg")), name="favicon"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", core_views.LoginView.as_view(), name="login"),
+    path("accounts/token/", core_views.api_token, name="api-token-page"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("reflectlab.api.urls")),

@@ -1,12 +1,24 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
-from django.shortcuts import redirect
+from django.http import HttpRequest, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
+
+from reflectlab.core.backends import THROTTLED_ATTR
+from reflectlab.core.tokens import (
+    token_expires_at,
+    token_is_expired,
+    token_of,
+    token_revoke,
+    token_rotate,
+)
 
 from reflectlab.celery import app
 
@@ -46,4 +58,49 @@ def healthz(request: HttpRequest):
     return JsonResponse(
         {"status": "ok" if healthy else "degraded", **status, "broker_transport": broker},
         status=200 if healthy else 503,
+    )
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page; a throttled attempt says so and answers 429."""
+
+    def form_invalid(self, form):
+        retry_after = getattr(self.request, THROTTLED_ATTR, None)
+        if retry_after is None:
+            return super().form_invalid(form)
+        minutes = max(1, round(retry_after / 60))
+        form.errors[NON_FIELD_ERRORS] = form.error_class(
+            [f"Too many failed sign-ins. Try again in about {minutes} minutes."]
+        )
+        response = super().form_invalid(form)
+        response.status_code = 429
+        response["Retry-After"] = str(retry_after)
+        return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest):
+    """The signed-in user's API token: when it expires, create a new one, revoke it."""
+    new_key = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "create":
+            new_key = token_rotate(user=request.user).key
+        elif action == "revoke":
+            if token_revoke(user=request.user):
+                messages.success(request, "Your API token was revoked.")
+            return redirect("api-token-page")
+        else:
+            return HttpResponseBadRequest("Unknown action.")
+    token = token_of(user=request.user)
+    return render(
+        request,
+        "registration/api_token.html",
+        {
+            "token": token,
+            "new_key": new_key,
+            "expires_at": token_expires_at(token) if token else None,
+            "expired": token_is_expired(token) if token else False,
+        },
     )

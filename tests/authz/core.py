@@ -7,6 +7,7 @@ RULES = {
     "login": Rule(PUBLIC),
     "logout": Rule(PUBLIC, methods=("POST",)),
     "api-token": Rule(PUBLIC, methods=("POST",), api=True),
+    "api-token-page": Rule(LOGIN, methods=("GET", "POST")),
     "api-schema": Rule(LOGIN, api=True),
     "api-docs": Rule(LOGIN, api=True),
 }

@@ -1,0 +1,81 @@
+"""Response policies that hold for every view: no caching of private pages, no
+database driver text in front of users."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on the API and on pages for a signed-in user.
+
+    Their bodies carry project data; no browser or proxy cache may keep them
+    (a shared machine's back button, a caching proxy). A view that set its own
+    ``Cache-Control`` keeps it. Static files never reach this middleware
+    (WhiteNoise answers them first, with long-lived caching).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.has_header("Cache-Control"):
+            return response
+        user = getattr(request, "user", None)
+        if request.path.startswith(API_PREFIX) or (user is not None and user.is_authenticated):
+            patch_cache_control(response, no_store=True, private=True)
+        return response
+
+
+class DatabaseErrorMiddleware:
+    """A database failure becomes a generic message; the details go to the log.
+
+    Connection trouble (OperationalError, InterfaceError) answers 503 — try again —
+    anything else 500. The API answers in its error shape (see ``reflectlab.api.errors``,
+    which handles errors raised inside DRF views the same way).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DatabaseError):
+            return None
+        logger.error("database error on %s %s", request.method, request.path, exc_info=exception)
+        status, detail = database_error_response(exception)
+        if request.path.startswith(API_PREFIX):
+            body = {"error": {"status": status, "code": "database_error", "detail": detail}}
+            return JsonResponse(body, status=status)
+        # No request context: the page must not touch the session or the user.
+        html = render_to_string("error.html", {"status": status, "detail": detail})
+        return HttpResponse(html, status=status)
+
+
+def database_error_response(exc: BaseException) -> tuple[int, str]:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return 503, "The database is unavailable right now. Please try again in a moment."
+    return 500, "The database could not complete this request. The error has been logged."
+
+
+def error_text(exc: BaseException) -> str:
+    """What a stored job error (import, export, run) may say about an exception.
+
+    Database errors carry the driver's text (table names, constraint names,
+    values, hosts): users see their class only, the log has the rest.
+    """
+    if isinstance(exc, DatabaseError):
+        return f"Database error ({type(exc).__name__}); the details are in the server log."
+    return str(exc)
