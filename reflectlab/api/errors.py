@@ -5,22 +5,46 @@ A ``Conflict`` (409) may add ``"current"``: the object as the server has it now.
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DatabaseError, DataError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from reflectlab.core.errors import CONFLICT_STATUS, Conflict, conflict_body
+from reflectlab.core.errors import (
+    CONFLICT_STATUS,
+    Conflict,
+    conflict_body,
+    database_error_response,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
     if isinstance(exc, Conflict):  # the domain's 409, one shape with the UI's (core.errors)
         return Response(conflict_body(exc), status=CONFLICT_STATUS)
-    # Inputs are bounded where they are validated (reflectlab.core.ids); a number
-    # that still overflows the database's integer is the client's error, not ours.
+    # Inputs are bounded where they are validated (reflectlab.core.ids); a value
+    # the database still refuses (an overflowing number, a string too long) is
+    # the client's error — but the driver's message stays in the log.
     if isinstance(exc, OverflowError | DataError):
-        exc = exceptions.ValidationError({"non_field_errors": ["A number is out of range."]})
+        logger.warning("refused by the database: %s", exc)
+        exc = exceptions.ValidationError(
+            {"non_field_errors": ["A value is out of range or cannot be stored."]}
+        )
+    elif isinstance(exc, DatabaseError):
+        request = context.get("request")
+        logger.error(
+            "database error on %s %s",
+            getattr(request, "method", "?"),
+            getattr(request, "path", "?"),
+            exc_info=exc,
+        )
+        code, detail = database_error_response(exc)
+        body = {"status": code, "code": "database_error", "detail": detail}
+        return Response({"error": body}, status=code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

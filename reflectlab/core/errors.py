@@ -5,12 +5,17 @@ API's exception handler and the UI's JSON answers both render it with
 ``conflict_body``: ``{"error": {"status": 409, "code", "detail"}, "current"?}``
 where ``current`` is the object as the server has it now, when the raiser
 knows it, so a client can show it beside its own unsaved input.
+
+Database errors are answered with a fixed sentence (``database_error_response``,
+``error_text``): the driver's message carries table and constraint names,
+values, hosts and users, so it goes to the log only.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import JsonResponse
 
 CONFLICT_STATUS = 409
@@ -50,3 +55,20 @@ def conflict_body(exc: Conflict) -> dict[str, Any]:
 def conflict_response(exc: Conflict) -> JsonResponse:
     """The 409 for views that answer JSON (the workspace script)."""
     return JsonResponse(conflict_body(exc), status=CONFLICT_STATUS)
+
+
+def database_error_response(exc: BaseException) -> tuple[int, str]:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return 503, "The database is unavailable right now. Please try again in a moment."
+    return 500, "The database could not complete this request. The error has been logged."
+
+
+def error_text(exc: BaseException) -> str:
+    """What a stored job error (import, export, run) may say about an exception.
+
+    Database errors carry the driver's text (table names, constraint names,
+    values, hosts): users see their class only, the log has the rest.
+    """
+    if isinstance(exc, DatabaseError):
+        return f"Database error ({type(exc).__name__}); the details are in the server log."
+    return str(exc)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
+
+from reflectlab.core.errors import database_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -62,20 +64,3 @@ class DatabaseErrorMiddleware:
         # No request context: the page must not touch the session or the user.
         html = render_to_string("error.html", {"status": status, "detail": detail})
         return HttpResponse(html, status=status)
-
-
-def database_error_response(exc: BaseException) -> tuple[int, str]:
-    if isinstance(exc, OperationalError | InterfaceError):
-        return 503, "The database is unavailable right now. Please try again in a moment."
-    return 500, "The database could not complete this request. The error has been logged."
-
-
-def error_text(exc: BaseException) -> str:
-    """What a stored job error (import, export, run) may say about an exception.
-
-    Database errors carry the driver's text (table names, constraint names,
-    values, hosts): users see their class only, the log has the rest.
-    """
-    if isinstance(exc, DatabaseError):
-        return f"Database error ({type(exc).__name__}); the details are in the server log."
-    return str(exc)

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from reflectlab.core.errors import error_text
 from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.exports.build import ExportCancelled, export_build
 from reflectlab.exports.kinds import VARIANTS
@@ -157,7 +158,9 @@ def export_execute(*, export_id: int) -> None:
         logger.exception("export %s failed", export_id)
         shutil.rmtree(work, ignore_errors=True)
         Export.objects.filter(pk=export_id).exclude(state=Export.State.CANCELLED).update(
-            state=Export.State.FAILED, error=str(exc)[:MAX_ERROR_CHARS], finished_at=timezone.now()
+            state=Export.State.FAILED,
+            error=error_text(exc)[:MAX_ERROR_CHARS],
+            finished_at=timezone.now(),
         )
         return
     shutil.rmtree(work, ignore_errors=True)
