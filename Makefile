@@ -10,7 +10,7 @@ PYTHON_CANDIDATES := python3.13 python3.12 \
 	$(sort $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3)) \
 	python3
 
-.PHONY: run test bench install migrate demo lint format worker clean help
+.PHONY: run test bench install migrate demo static lint format worker clean help
 
 help:
 	@echo "make run    — set up (venv, install, migrate, demo) and start web + worker on http://$(HOST):$(PORT)"
@@ -42,7 +42,12 @@ migrate: install
 demo: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
 
+# With DEBUG=0 the CSS/JS are served by WhiteNoise from STATIC_ROOT, filled here.
+static: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput --verbosity 0
+
 run: demo
+	@if [ "$${DEBUG:-1}" = 0 ]; then $(MAKE) --no-print-directory static; fi
 	@echo
 	@echo "  reflectlab on http://$(HOST):$(PORT)/   (log in as demo / reflectlab-demo)"
 	@echo "  web server + Celery worker; Ctrl-C stops both."

@@ -249,6 +249,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name get stable names (and check --deploy stays clean).
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "reflectlab.runs.models.Run.State",  # runs and exports alike
+        "TraceStateEnum": "reflectlab.traces.models.Trace.State",
+        "ExportKindEnum": "reflectlab.exports.models.Export.Kind",
+        "ExportFormatEnum": "reflectlab.exports.models.Export.Format",
+    },
 }
 
 # Celery: the filesystem transport needs no server (make run); set

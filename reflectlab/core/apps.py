@@ -9,3 +9,4 @@ class CoreConfig(AppConfig):
         # Make our Celery app the current one, so @shared_task binds to it in
         # the web process as well as in workers (Celery's Django guidance).
         from reflectlab.celery import app  # noqa: F401
+        from reflectlab.core import checks  # noqa: F401  (registers the deploy checks)
