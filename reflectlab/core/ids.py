@@ -8,6 +8,21 @@ from rest_framework import serializers
 ID_MAX = 2**63 - 1
 
 
+def bounded_id(value: object, name: str) -> int:
+    """An id from untrusted input (a JSON filter, a form), or ValueError naming the field."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an id (a whole number from 1 to {ID_MAX}).")
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be an id (a whole number from 1 to {ID_MAX}).") from None
+    if isinstance(value, float) and value != number:
+        raise ValueError(f"{name} must be an id (a whole number from 1 to {ID_MAX}).")
+    if not 1 <= number <= ID_MAX:
+        raise ValueError(f"{name} must be an id (a whole number from 1 to {ID_MAX}).")
+    return number
+
+
 class IdField(serializers.IntegerField):
     def __init__(self, **kwargs):
         kwargs.setdefault("min_value", 1)

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from reflectlab.core.access import object_for, project_for
 from reflectlab.exports import selectors, services
 from reflectlab.exports.models import Export
-from reflectlab.exports.views import CREATE_ROLE, download_response
+from reflectlab.exports.views import CREATE_ROLE, DOWNLOAD_ROLE, download_response
 
 
 class ExportSerializer(serializers.ModelSerializer):
@@ -101,11 +101,13 @@ class ExportDetailApi(APIView):
 
 
 class ExportDownloadApi(APIView):
+    """The finished file (reviewers and managers: it carries every annotator's work)."""
+
     @extend_schema(
         responses={(200, "application/octet-stream"): OpenApiResponse(description="The file")}
     )
     def get(self, request, export_id: int):
-        export, _ = object_for(request.user, Export.objects.all(), export_id)
+        export, _ = object_for(request.user, Export.objects.all(), export_id, role=DOWNLOAD_ROLE)
         return download_response(export)
 
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from reflectlab.core.errors import error_text
+from reflectlab.core.ids import bounded_id
 from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.exports.build import ExportCancelled, export_build
 from reflectlab.exports.kinds import VARIANTS
@@ -54,7 +55,7 @@ def export_normalize(
         if key in filters:
             out_filters[key] = str(filters[key])
     if "run" in filters:
-        out_filters["run"] = int(filters["run"])
+        out_filters["run"] = bounded_id(filters["run"], "run")
     for key in ("date_from", "date_to"):
         if key in filters:
             out_filters[key] = dt.date.fromisoformat(str(filters[key])).isoformat()

@@ -15,6 +15,8 @@ from reflectlab.exports.models import Export
 from reflectlab.projects.models import Role
 
 CREATE_ROLE = Role.REVIEWER
+# Files carry every annotator's name, labels and critiques: reviewers and up only.
+DOWNLOAD_ROLE = Role.REVIEWER
 
 
 def _list_context(request, form):
@@ -23,6 +25,7 @@ def _list_context(request, form):
         "page": page_of(request, selectors.export_list(project=request.project)),
         "form": form,
         "can_create": request.membership.allows(CREATE_ROLE),
+        "can_download": request.membership.allows(DOWNLOAD_ROLE),
     }
 
 
@@ -56,6 +59,7 @@ def export_detail(request: HtmxHttpRequest, project_id: int, export_id: int):
         "project": request.project,
         "export": export,
         "can_create": request.membership.allows(CREATE_ROLE),
+        "can_download": request.membership.allows(DOWNLOAD_ROLE),
     }
     if request.htmx:
         response = render(request, "exports/detail.html#export-status", context)
@@ -89,7 +93,7 @@ def download_response(export: Export) -> FileResponse:
     return response
 
 
-@project_view()
+@project_view(role=DOWNLOAD_ROLE)
 @require_GET
 def export_download(request: HtmxHttpRequest, project_id: int, export_id: int):
     export = get_object_or_404(Export, pk=export_id, project=request.project)

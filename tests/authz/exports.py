@@ -1,4 +1,5 @@
-"""Exports: any member lists and downloads; reviewers and managers start and cancel.
+"""Exports: any member lists; reviewers and managers start, cancel and download
+(the files carry every annotator's names, labels and critiques).
 
 ``api-exports`` POST needs the reviewer role — tested in tests/exports/test_views.py,
 as the matrix holds one role per URL name.
@@ -53,7 +54,7 @@ RULES = {
         },
     ),
     "exports:detail": Rule("annotator", E),
-    "exports:download": Rule("annotator", E),
+    "exports:download": Rule("reviewer", E),
     "exports:cancel": Rule(
         "reviewer",
         lambda w: {"project_id": w.project.pk, "export_id": _running(w).pk},
@@ -61,7 +62,7 @@ RULES = {
     ),
     "api-exports": Rule("annotator", P, api=True),
     "api-export": Rule("annotator", lambda w: {"export_id": _export(w).pk}, api=True),
-    "api-export-download": Rule("annotator", lambda w: {"export_id": _export(w).pk}, api=True),
+    "api-export-download": Rule("reviewer", lambda w: {"export_id": _export(w).pk}, api=True),
     "api-export-cancel": Rule(
         "reviewer", lambda w: {"export_id": _running(w).pk}, api=True, methods=("POST",)
     ),
