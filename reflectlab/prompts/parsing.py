@@ -130,7 +130,12 @@ def _json_cell(value: Any) -> Any:
 
 
 def _text(
-    value: Any, name: str, *, required: bool = False, max_chars: int = MAX_FIELD_CHARS
+    value: Any,
+    name: str,
+    *,
+    required: bool = False,
+    max_chars: int = MAX_FIELD_CHARS,
+    allow_nul: bool = False,
 ) -> str:
     if value is None or value == "":
         if required:
@@ -142,7 +147,8 @@ def _text(
         raise RecordError(f"{name} must be a string, got {type(value).__name__}.")
     if len(value) > max_chars:
         raise RecordError(f"{name} is longer than {max_chars} characters ({len(value)}).")
-    _refuse_nul(value, name)
+    if not allow_nul:
+        _refuse_nul(value, name)
     return value
 
 
@@ -182,7 +188,8 @@ def _token_count(value: Any, name: str) -> int | None:
     return value
 
 
-def _messages(value: Any) -> list[dict[str, str]] | None:
+def _messages(value: Any, *, answer_keeps_nul: bool = False) -> list[dict[str, str]] | None:
+    """Chat messages; ``answer_keeps_nul``: a last assistant turn (the trace's response) may hold NUL."""
     value = _json_cell(value)
     if value in (None, ""):
         return None
@@ -195,10 +202,14 @@ def _messages(value: Any) -> list[dict[str, str]] | None:
         role = message.get("role")
         if role not in {"system", "user", "assistant"}:
             raise RecordError(f"messages[{i}].role must be system, user or assistant.")
-        item = {"role": role, "content": _text(message.get("content"), f"messages[{i}].content")}
+        nul = answer_keeps_nul and i == len(value) - 1 and role == "assistant"
+        content = _text(message.get("content"), f"messages[{i}].content", allow_nul=nul)
+        item = {"role": role, "content": content}
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if reasoning:
-            item["reasoning_content"] = _text(reasoning, f"messages[{i}].reasoning_content")
+            item["reasoning_content"] = _text(
+                reasoning, f"messages[{i}].reasoning_content", allow_nul=nul
+            )
         clean.append(item)
     return clean
 
@@ -247,7 +258,7 @@ def _prompt_body(prompt: dict[str, Any]) -> str:
     return prompt["text"] or orjson.dumps(messages).decode()
 
 
-def _from_openai_object(obj: dict[str, Any]) -> dict[str, Any]:
+def _from_openai_object(obj: dict[str, Any], *, keep_nul: bool = False) -> dict[str, Any]:
     """An OpenAI chat-completion response: choices[0].message, usage, model."""
     choices = obj.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -257,9 +268,11 @@ def _from_openai_object(obj: dict[str, Any]) -> dict[str, Any]:
         raise RecordError("choices[0].message must be an object.")
     usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
     return {
-        "response": _text(message.get("content"), "choices[0].message.content"),
+        "response": _text(message.get("content"), "choices[0].message.content", allow_nul=keep_nul),
         "reasoning": _text(
-            message.get("reasoning_content") or message.get("reasoning"), "reasoning_content"
+            message.get("reasoning_content") or message.get("reasoning"),
+            "reasoning_content",
+            allow_nul=keep_nul,
         ),
         "finish_reason": _text(
             choices[0].get("finish_reason"), "finish_reason", max_chars=MAX_FINISH_REASON_CHARS
@@ -272,28 +285,37 @@ def _from_openai_object(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def clean_trace(record: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
+def clean_trace(
+    record: dict[str, Any], mapping: Mapping, *, keep_nul: bool = False
+) -> dict[str, Any]:
     """A trace record: its prompt plus the response, in one of three shapes.
 
     1. ``{prompt, response}`` (+ optional separate reasoning field);
     2. an OpenAI chat-completion object, as the record or in its response field;
     3. chat ``messages`` whose last turn is the assistant's answer.
+
+    ``keep_nul``: the response and reasoning may hold NUL (model output is kept
+    byte for byte where the trace columns can store it); everywhere else NUL is
+    a line error.
     """
     response_value = mapping.get(record, "response")
-    messages = _messages(mapping.get(record, "messages"))
+    answer_in_messages = response_value is None and "choices" not in record
+    messages = _messages(
+        mapping.get(record, "messages"), answer_keeps_nul=keep_nul and answer_in_messages
+    )
     out: dict[str, Any] = {"prompt_tokens": None, "completion_tokens": None}
     if isinstance(response_value, dict):
-        out |= _from_openai_object(response_value)
+        out |= _from_openai_object(response_value, keep_nul=keep_nul)
     elif response_value is None and "choices" in record:
-        out |= _from_openai_object(record)
+        out |= _from_openai_object(record, keep_nul=keep_nul)
     elif response_value is None and messages and messages[-1]["role"] == "assistant":
         last = messages.pop()
         out |= {"response": last["content"], "reasoning": last.get("reasoning_content", "")}
         if not messages:
             raise RecordError("messages hold only the assistant turn; the prompt is missing.")
     else:
-        out["response"] = _text(response_value, "response", required=True)
-        out["reasoning"] = _text(mapping.get(record, "reasoning"), "reasoning")
+        out["response"] = _text(response_value, "response", required=True, allow_nul=keep_nul)
+        out["reasoning"] = _text(mapping.get(record, "reasoning"), "reasoning", allow_nul=keep_nul)
     if not out["response"] and not out.get("reasoning"):
         raise RecordError("The response is empty.")
     if messages is not None:
@@ -326,10 +348,18 @@ def clean_trace(record: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
 
 
 def parse_file(
-    stream: IO[bytes], *, file_format: str, kind: str, mapping: Mapping
+    stream: IO[bytes], *, file_format: str, kind: str, mapping: Mapping, keep_nul: bool = False
 ) -> Iterator[ParsedLine]:
-    """Yield every line of the file, cleaned (``record``) or refused (``error``)."""
-    clean = clean_trace if kind == "traces" else clean_prompt
+    """Yield every line of the file, cleaned (``record``) or refused (``error``).
+
+    ``keep_nul``: trace responses may hold NUL (see ``clean_trace``).
+    """
+    if kind == "traces":
+
+        def clean(record, mapping):
+            return clean_trace(record, mapping, keep_nul=keep_nul)
+    else:
+        clean = clean_prompt
     for parsed in iter_raw_records(stream, file_format):
         if parsed.record is None:
             yield parsed

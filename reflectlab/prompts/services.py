@@ -17,6 +17,7 @@ from reflectlab.projects.models import Project
 from reflectlab.prompts.models import ImportJob
 from reflectlab.prompts.parsing import PROMPT_TARGETS, TRACE_TARGETS, Mapping, parse_file
 from reflectlab.prompts.writes import prompts_upsert
+from reflectlab.traces.models import Trace
 from reflectlab.traces.services import traces_write
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,18 @@ def _writer_for(kind: str) -> Callable[[Project, list[dict[str, Any]]], tuple[in
     if kind == ImportJob.Kind.TRACES:
         return lambda project, records: traces_write(project=project, records=records)
     return _write_prompts
+
+
+def _stores_nul(model: type, field_name: str) -> bool:
+    """Whether a column keeps NUL (PostgreSQL text/jsonb refuse it): its field must
+    turn NUL into something else on the way in (an escape it reverses on the way out)."""
+    return model._meta.get_field(field_name).get_prep_value("\x00") != "\x00"
+
+
+def output_keeps_nul() -> bool:
+    """Trace responses with NUL import losslessly when the trace columns can store it;
+    otherwise a NUL is a clear line error rather than a failed write."""
+    return _stores_nul(Trace, "raw_response") and _stores_nul(Trace, "reasoning")
 
 
 def mapping_for(kind: str, data: dict[str, Any] | None) -> Mapping:
@@ -94,6 +107,7 @@ def import_stream(
     validation pass as the first half of the file size, the write as the second.
     """
     clean_mapping = mapping_for(kind, mapping)
+    keep_nul = kind == ImportJob.Kind.TRACES and output_keeps_nul()
     errors: list[dict[str, Any]] = []
     report: dict[str, Any] = {
         "rows_valid": 0,
@@ -105,7 +119,9 @@ def import_stream(
     }
     repeated = _RepeatedIds()
     conflicts: set[int] = set()
-    lines = parse_file(stream, file_format=file_format, kind=kind, mapping=clean_mapping)
+    lines = parse_file(
+        stream, file_format=file_format, kind=kind, mapping=clean_mapping, keep_nul=keep_nul
+    )
     for count, parsed in enumerate(lines, start=1):
         error = parsed.error
         if error is None:
@@ -125,7 +141,9 @@ def import_stream(
     stream.seek(0)
     records = (
         parsed
-        for parsed in parse_file(stream, file_format=file_format, kind=kind, mapping=clean_mapping)
+        for parsed in parse_file(
+            stream, file_format=file_format, kind=kind, mapping=clean_mapping, keep_nul=keep_nul
+        )
         if parsed.record is not None and parsed.line not in conflicts
     )
 

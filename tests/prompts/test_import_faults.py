@@ -17,7 +17,8 @@ from django.db import DataError, OperationalError
 
 from reflectlab.prompts import services
 from reflectlab.prompts.models import ImportJob, Prompt
-from reflectlab.prompts.services import ImportFailed, import_stream
+from reflectlab.prompts.parsing import Mapping, RecordError, clean_trace
+from reflectlab.prompts.services import ImportFailed, import_stream, output_keeps_nul
 from reflectlab.traces.models import Trace
 
 
@@ -45,7 +46,6 @@ BAD_LINES = {
     "nul in metadata": {**good(99), "metadata": {"note": "a\u0000b"}},
     "nul in a metadata key": {**good(99), "metadata": {"k\u0000": 1}},
     "nul nested in metadata": {**good(99), "metadata": {"a": [{"b": "\u0000"}]}},
-    "nul in the response": {**good(99), "response": "4\u0000"},
     "nul in the prompt": {**good(99), "question": "\u0000?"},
     "token count text": openai_line({"prompt_tokens": "abc"}),
     "token count negative": openai_line({"completion_tokens": -5}),
@@ -230,3 +230,60 @@ def test_reimporting_a_trace_under_a_new_prompt_id_creates_no_orphan_prompt(proj
     )
     assert (report["rows_written"], report["rows_skipped"]) == (0, 1)
     assert list(Prompt.objects.values_list("external_id", flat=True)) == ["pA"]
+
+
+NUL_RESPONSE = "<think>\nWe need 2 + 3.\u0000 So 5.\n</think>\n\nThe answer is \\boxed{5}.\u0000"
+
+
+@pytest.mark.skipif(output_keeps_nul(), reason="the trace columns store NUL: it is kept instead")
+def test_a_nul_in_a_response_is_a_line_error_where_the_columns_cannot_store_it(project):
+    report = import_stream(
+        project=project,
+        stream=io.BytesIO(jsonl(good(1), {**good(2), "response": NUL_RESPONSE})),
+        kind="traces",
+        file_format="jsonl",
+    )
+    assert report["errors"][0]["line"] == 2
+    assert "NUL" in report["errors"][0]["error"]
+    assert Trace.objects.count() == 0
+
+
+@pytest.mark.skipif(not output_keeps_nul(), reason="needs NUL-safe trace columns (core.fields)")
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"id": "t", "question": "2+3?", "response": NUL_RESPONSE, "reasoning": "a\u0000b"},
+        {"id": "t", "messages": [{"role": "user", "content": "2+3?"},
+                                 {"role": "assistant", "content": NUL_RESPONSE}]},
+    ],
+)  # fmt: skip
+def test_a_nul_in_model_output_is_kept_byte_for_byte(project, line):
+    report = import_stream(
+        project=project, stream=io.BytesIO(jsonl(line)), kind="traces", file_format="jsonl"
+    )
+    assert report["rows_written"] == 1, report["errors"]
+    assert Trace.objects.get().raw_response == NUL_RESPONSE
+
+
+def test_the_parser_lets_nul_through_only_in_model_output():
+    keep = {"keep_nul": True}
+    mapping = Mapping()
+    record = clean_trace(
+        {"question": "q", "response": "a\u0000", "reasoning": "r\u0000"}, mapping, **keep
+    )
+    assert (record["response"], record["reasoning"]) == ("a\u0000", "r\u0000")
+    answer = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a\u0000"}]
+    assert clean_trace({"messages": answer}, mapping, **keep)["response"] == "a\u0000"
+    refused = [
+        {"question": "q\u0000", "response": "a"},
+        {"question": "q", "response": "a", "metadata": {"m": "\u0000"}},
+        {"messages": [{"role": "user", "content": "q\u0000"}, {"role": "assistant", "content": "a"}]},
+        # A prompt's own assistant turn (not the response) is stored with the prompt.
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "\u0000"}],
+         "response": "a"},
+    ]  # fmt: skip
+    for line in refused:
+        with pytest.raises(RecordError, match="NUL"):
+            clean_trace(line, mapping, **keep)
+    with pytest.raises(RecordError, match="NUL"):
+        clean_trace({"question": "q", "response": "a\u0000"}, mapping)
