@@ -18,12 +18,14 @@ API_PREFIX = "/api/"
 
 
 class NoStoreMiddleware:
-    """``Cache-Control: no-store`` on the API and on pages for a signed-in user.
+    """``Cache-Control: no-store, private`` on every response a view made.
 
-    Their bodies carry project data; no browser or proxy cache may keep them
-    (a shared machine's back button, a caching proxy). A view that set its own
-    ``Cache-Control`` keeps it. Static files never reach this middleware
-    (WhiteNoise answers them first, with long-lived caching).
+    The API and the pages carry project data; no browser or proxy cache may
+    keep them (a shared machine's back button, a caching proxy). A view that
+    set its own ``Cache-Control`` keeps it. Static files never reach this
+    middleware: WhiteNoise answers them first, with long-lived caching. The
+    policy does not depend on who is signed in, so it never reads the session
+    (which may be what failed).
     """
 
     def __init__(self, get_response):
@@ -31,10 +33,7 @@ class NoStoreMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.has_header("Cache-Control"):
-            return response
-        user = getattr(request, "user", None)
-        if request.path.startswith(API_PREFIX) or (user is not None and user.is_authenticated):
+        if not response.has_header("Cache-Control"):
             patch_cache_control(response, no_store=True, private=True)
         return response
 

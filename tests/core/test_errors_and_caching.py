@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from unittest import mock
 
 import pytest
 from django.db import DataError, OperationalError
@@ -51,6 +52,24 @@ def test_an_api_call_hit_by_a_database_error_answers_in_the_error_shape(api, cap
         }
     }
     assert DRIVER_TEXT in caplog.text
+
+
+def test_a_database_outage_mid_session_shows_the_generic_page(logged_in, caplog):
+    """Every query fails, the session lookup included (a real outage)."""
+    from django.db.backends import utils
+
+    def down(self, *args, **kwargs):
+        raise OperationalError(DRIVER_TEXT)
+
+    logged_in.raise_request_exception = False
+    with (
+        caplog.at_level(logging.ERROR),
+        mock.patch.object(utils.CursorWrapper, "execute", down),
+    ):
+        response = logged_in.get(reverse("projects:list"))
+    assert response.status_code == 503
+    assert "db.internal" not in response.content.decode()
+    assert "The database is unavailable" in response.content.decode()
 
 
 def test_a_data_error_in_the_api_is_a_400_without_the_driver_text(api, monkeypatch):
