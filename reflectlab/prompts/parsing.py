@@ -54,6 +54,8 @@ class ParsedLine:
     line: int
     record: dict[str, Any] | None = None
     error: str | None = None
+    # The file cannot be read past this line: nothing of it may be written.
+    fatal: bool = False
 
 
 @dataclass(slots=True)
@@ -97,7 +99,12 @@ def iter_raw_records(stream: IO[bytes], file_format: str) -> Iterator[ParsedLine
                     continue
                 yield ParsedLine(line=reader.line_num, record=dict(row))
         except (csv.Error, UnicodeDecodeError) as exc:
-            yield ParsedLine(line=reader.line_num + 1, error=f"Unreadable CSV: {exc}")
+            yield ParsedLine(
+                line=reader.line_num + 1,
+                error=f"Unreadable CSV (the file must be UTF-8): {exc}. "
+                "The rest of the file cannot be read, so nothing of it is imported.",
+                fatal=True,
+            )
         finally:
             text.detach()  # leave the byte stream open for the second pass
         return

@@ -122,7 +122,9 @@ def import_stream(
     lines = parse_file(
         stream, file_format=file_format, kind=kind, mapping=clean_mapping, keep_nul=keep_nul
     )
+    unreadable = False
     for count, parsed in enumerate(lines, start=1):
+        unreadable = unreadable or parsed.fatal
         error = parsed.error
         if error is None:
             error = repeated.check(parsed.line, parsed.record)
@@ -136,7 +138,9 @@ def import_stream(
             on_progress(stream.tell() // 2)
     del repeated
     size = stream.tell()
-    if report["rows_rejected"] and not allow_partial:
+    # A file unreadable past some line is never written, not even in part: the
+    # lines after it would silently be missing from the counts.
+    if unreadable or (report["rows_rejected"] and not allow_partial):
         return report
     stream.seek(0)
     records = (

@@ -287,3 +287,20 @@ def test_the_parser_lets_nul_through_only_in_model_output():
             clean_trace(line, mapping, **keep)
     with pytest.raises(RecordError, match="NUL"):
         clean_trace({"question": "q", "response": "a\u0000"}, mapping)
+
+
+def test_a_csv_unreadable_half_way_writes_nothing_even_with_allow_partial(project):
+    # Good lines past the decoder's first chunk, then bytes that are not UTF-8,
+    # then more good lines that can no longer be read.
+    good_lines = b"".join(b"g%d,question %d\n" % (i, i) for i in range(2000))
+    data = b"id,prompt\n" + good_lines + b"c,caf\xe9\n" + b"d,later\n" * 100
+    report = import_stream(
+        project=project,
+        stream=io.BytesIO(data),
+        kind="prompts",
+        file_format="csv",
+        allow_partial=True,
+    )
+    assert not report["written"]
+    assert "must be UTF-8" in report["errors"][-1]["error"]
+    assert Prompt.objects.count() == 0
