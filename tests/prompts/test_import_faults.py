@@ -304,3 +304,33 @@ def test_a_csv_unreadable_half_way_writes_nothing_even_with_allow_partial(projec
     assert not report["written"]
     assert "must be UTF-8" in report["errors"][-1]["error"]
     assert Prompt.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_shows_while_the_one_transaction_is_open(project, user, monkeypatch, settings):
+    """Other connections (the progress page) see bytes_done move during the write."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite has one writer: progress shows after the validation pass only")
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    seen: list[int] = []
+    real = REAL_WRITER("traces")
+
+    def write(project, records):
+        observer = connection.copy()
+        try:
+            with observer.cursor() as cursor:
+                cursor.execute("SELECT bytes_done FROM prompts_importjob")
+                seen.append(cursor.fetchone()[0])
+        finally:
+            observer.close()
+        return real(project, records)
+
+    monkeypatch.setattr(services, "_writer_for", lambda kind: write)
+    upload = SimpleUploadedFile("t.jsonl", jsonl(*(good(i) for i in range(9))))
+    job = services.import_job_create(
+        project=project, user=user, upload=upload, kind="traces", file_format="jsonl", mapping={}
+    )
+    assert job.state == ImportJob.State.SUCCEEDED, job.errors
+    assert seen[-1] > seen[0] > 0, seen  # moving, and visible outside the transaction
