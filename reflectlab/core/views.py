@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from reflectlab.celery import app
 from reflectlab.core.backends import THROTTLED_ATTR
 from reflectlab.core.tokens import (
     token_expires_at,
@@ -19,8 +20,6 @@ from reflectlab.core.tokens import (
     token_revoke,
     token_rotate,
 )
-
-from reflectlab.celery import app
 
 
 @login_required
