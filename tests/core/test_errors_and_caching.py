@@ -85,10 +85,10 @@ def test_a_data_error_in_the_api_is_a_400_without_the_driver_text(api, monkeypat
 def test_a_failed_export_stores_no_driver_text(project, monkeypatch):
     from reflectlab.exports import services
 
-    def fail(export, work):
+    def fail(*, export, work):
         raise OperationalError(DRIVER_TEXT)
 
-    monkeypatch.setattr(services, "_build", fail)
+    monkeypatch.setattr(services, "export_build", fail)
     export = Export.objects.create(project=project, kind="preference", format="jsonl")
     export_execute(export_id=export.pk)
     export.refresh_from_db()
