@@ -26,8 +26,9 @@ that the database holds exactly the claims the claimers were handed.
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/reflectlab_bench \
         python bench/bench_claims.py [--items 10000] [--claimers 32] [--overlap 1]
 
-The database is created if missing and migrated; the benchmark's project is
-deleted afterwards. Target (paced phase): p99 <= 50 ms; zero over-assignment.
+It runs in a throwaway database ``reflectlab_bench_claims`` on BENCH_DATABASE_URL's
+server, created and migrated at the start and dropped at the end (set
+``BENCH_KEEP_DB=1`` to keep it). Target (paced phase): p99 <= 50 ms; zero over-assignment.
 """
 
 from __future__ import annotations
@@ -48,16 +49,32 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/reflectlab_bench"
 TARGET_P99_MS = 50.0
 
 
-def ensure_database(url: str) -> None:
+DB_NAME = "reflectlab_bench_claims"
+
+
+def _admin(url: str) -> str:
+    return urlparse(url)._replace(path="/postgres").geturl()
+
+
+def create_database(url: str) -> str:
+    """A fresh database named DB_NAME on ``url``'s server; returns its URL."""
     import psycopg
 
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(_admin(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    return urlparse(url)._replace(path=f"/{DB_NAME}").geturl()
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    if os.environ.get("BENCH_KEEP_DB"):
+        return
+    with psycopg.connect(_admin(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 
 def setup_django(url: str) -> None:
@@ -272,12 +289,15 @@ def main() -> int:
     if not url.startswith("postgres"):
         print("bench_claims needs PostgreSQL (BENCH_DATABASE_URL).")
         return 2
-    ensure_database(url)
-    setup_django(url)
+    url = create_database(url)
     ok, p99s = True, {}
-    for name in args.phases.split(","):
-        passed, p99s[name] = phase(name, args)
-        ok &= passed
+    try:
+        setup_django(url)
+        for name in args.phases.split(","):
+            passed, p99s[name] = phase(name, args)
+            ok &= passed
+    finally:
+        drop_database(url)
     if "paced" in p99s and "paced-orm" in p99s:
         print(
             f"[paced] p99 single statement / ORM path, same run: "

@@ -4,8 +4,9 @@
 
     .venv/bin/python bench/bench_export.py [--rows 100000] [--small 10000]
 
-Creates a throwaway database ``reflectlab_bench_export`` next to DATABASE_URL
-(default postgres://postgres@127.0.0.1:5432/reflectlab), migrates it, COPYs in
+Creates a throwaway database ``reflectlab_bench_export`` next to BENCH_DATABASE_URL
+(default postgres://postgres@127.0.0.1:5432/reflectlab_bench) — like every bench,
+never the app's DATABASE_URL — migrates it, COPYs in
 synthetic accepted annotations with hint branches, then prints:
 
 - rows/s of the real export path (services.export_execute → preference JSONL),
@@ -30,7 +31,9 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB_NAME = "reflectlab_bench_export"
-BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/reflectlab")
+BASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/reflectlab_bench"
+)
 
 
 def db_url(name: str) -> str:
@@ -243,18 +246,7 @@ def run_child(project_id: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=100_000)
-    ap.add_argument("--small", type=int, default=10_000)
-    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.child:
-        child(args.child)
-        return 0
-
-    t0 = time.perf_counter()
-    create_database()
+def measure(args, t0: float) -> None:
     setup_django()
     from django.core.management import call_command
 
@@ -281,14 +273,34 @@ def main() -> int:
           f"{large['peak_rss_mb']:.0f} MB at {large['rows']:,} rows: +{growth:.0f} MB "
           f"(target ≤ +50 MB) {'OK' if growth <= 50 else 'MISS'}")  # fmt: skip
     print(f"total {time.perf_counter() - t0:.0f}s")
-    from django.db import connection
 
-    connection.close()
-    import psycopg
 
-    with psycopg.connect(db_url("postgres"), autocommit=True) as conn:
-        if not os.environ.get("BENCH_KEEP_DB"):
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--small", type=int, default=10_000)
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child)
+        return 0
+
+    t0 = time.perf_counter()
+    create_database()
+    try:
+        measure(args, t0)
+    finally:
+        from django.conf import settings
+
+        if settings.configured:
+            from django.db import connections
+
+            connections.close_all()
+        import psycopg
+
+        with psycopg.connect(db_url("postgres"), autocommit=True) as conn:
+            if not os.environ.get("BENCH_KEEP_DB"):
+                conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     return 0
 
 

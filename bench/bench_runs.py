@@ -5,9 +5,10 @@ time and its ratio to the ideal N x L / C (target <= 1.25).
 
     .venv/bin/python bench/bench_runs.py [--requests 2000] [--latency 0.2] [--concurrency 64]
 
-SQLite and the filesystem broker in a temporary directory by default;
-PostgreSQL / Redis when DATABASE_URL / CELERY_BROKER_URL are set (the bench
-project is deleted afterwards). The filesystem broker is polled (kombu's
+Like the other benches it uses a throwaway PostgreSQL database
+(``reflectlab_bench_runs`` next to ``BENCH_DATABASE_URL``, dropped afterwards);
+without BENCH_DATABASE_URL, SQLite in a temporary directory. Redis when
+CELERY_BROKER_URL is set, else the filesystem broker. The filesystem broker is polled (kombu's
 default: every second), which shows as "task started" in the timeline.
 """
 
@@ -24,14 +25,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _django import drop_database, fresh_database  # noqa: E402
+
+DB = "reflectlab_bench_runs"
 
 
 def setup_django(var_dir: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reflectlab.settings")
     if not os.environ.get("SECRET_KEY"):
         os.environ.setdefault("DEBUG", "1")
-    if not os.environ.get("DATABASE_URL"):
-        os.environ["REFLECTLAB_VAR_DIR"] = var_dir
+    os.environ["REFLECTLAB_VAR_DIR"] = var_dir
+    # The workers inherit this environment, so they use the same database.
+    if os.environ.get("BENCH_DATABASE_URL"):
+        os.environ["DATABASE_URL"] = fresh_database(DB)
+    else:
+        os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
@@ -154,6 +164,8 @@ def main() -> None:
     EndpointSlot.objects.filter(endpoint=server.base_url.lower()).delete()
     Run.objects.filter(pk=run.pk).delete()
     project.delete()
+    if os.environ.get("BENCH_DATABASE_URL"):
+        drop_database(DB)
     tmp.cleanup()
     if run.items_done != args.requests or server.max_in_flight > args.concurrency:
         raise SystemExit(1)

@@ -1,8 +1,8 @@
 """Server time to render the workspace for a 250 KB, 600-step trace (DESIGN §11).
 
-Run: ``DEBUG=1 .venv/bin/python bench/bench_trace_page.py`` (SQLite in a temp
-dir) or with ``DATABASE_URL=postgres://…`` (a throwaway ``*_bench`` database).
-Prints p50/p95 of ~30 renders through the Django test client and the ratio to
+Run: ``.venv/bin/python bench/bench_trace_page.py``. Like the other benches it
+uses PostgreSQL: a throwaway database ``reflectlab_bench_trace_page`` next to
+``BENCH_DATABASE_URL`` (default: the local server), dropped afterwards. Prints p50/p95 of ~30 renders through the Django test client and the ratio to
 the floor: the same text rendered as one escaped ``<pre>``. Target p50 <= 100 ms.
 """
 
@@ -11,24 +11,17 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reflectlab.settings")
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("REFLECTLAB_VAR_DIR", tempfile.mkdtemp(prefix="bench-trace-page-"))
 
-import django  # noqa: E402
+from _django import drop_database, fresh_database, setup_django  # noqa: E402
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.template import engines  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
+DB = "reflectlab_bench_trace_page"
 
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 STEPS = 600
@@ -64,17 +57,21 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    setup_django(fresh_database(DB))
     from django.test import Client
+    from django.test.utils import setup_test_environment
 
     setup_test_environment()
-    old = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         run(Client())
     finally:
-        connection.creation.destroy_test_db(old, verbosity=0)
+        drop_database(DB)
 
 
 def run(client) -> None:
+    from django.conf import settings
+    from django.db import connection
+    from django.template import engines
     from django.urls import reverse
 
     from tests.factories import MembershipFactory, ProjectFactory, TraceFactory, UserFactory
