@@ -5,15 +5,16 @@ The pages, the CSV downloads and the stats API all read this one registry.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import plotly.graph_objects as go
+from django.core.cache import cache
 from django.db.models import Max
 
 from reflectlab.annotations.models import Annotation
-from reflectlab.dashboards import figures, selectors
+from reflectlab.dashboards import effort, effort_figures, figures, selectors
 from reflectlab.dashboards.selectors import Filters
 from reflectlab.projects.models import Project, Role
 from reflectlab.traces.models import Trace
@@ -35,7 +36,7 @@ class Chart:
     title: str
     page: str
     rows: Callable[..., Rows]
-    figure: Callable[[Rows, figures.Palette], go.Figure]
+    figure: Callable[[Rows, figures.Palette], figures.Figure]
     help: str
     columns: tuple[str, ...]
 
@@ -107,8 +108,8 @@ CHARTS: dict[str, Chart] = {
             "run-throughput",
             "Run throughput",
             "effort",
-            selectors.run_throughput,
-            figures.run_throughput,
+            effort.run_throughput,
+            effort_figures.run_throughput,
             "Traces written by runs per minute (per hour or day over long ranges).",
             ("time", "unit", "model", "traces", "failed", "completion_tokens"),
         ),
@@ -116,8 +117,8 @@ CHARTS: dict[str, Chart] = {
             "annotation-progress",
             "Annotation progress per annotator",
             "effort",
-            selectors.annotation_progress,
-            figures.annotation_progress,
+            effort.annotation_progress,
+            effort_figures.annotation_progress,
             "Annotations by state; the date filter applies to when they were started.",
             ("annotator", "state", "annotations", "mean_seconds"),
         ),
@@ -125,8 +126,8 @@ CHARTS: dict[str, Chart] = {
             "annotation-throughput",
             "Annotation throughput",
             "effort",
-            selectors.annotation_throughput,
-            figures.annotation_throughput,
+            effort.annotation_throughput,
+            effort_figures.annotation_throughput,
             "Submitted annotations per annotator over time (by submission time).",
             ("time", "unit", "annotator", "submitted", "seconds"),
         ),
@@ -134,8 +135,8 @@ CHARTS: dict[str, Chart] = {
             "agreement",
             "Inter-annotator agreement",
             "effort",
-            selectors.agreement,
-            figures.agreement,
+            effort.agreement,
+            effort_figures.agreement,
             "First-error step (exact and ±1), step labels (Krippendorff alpha, interval) and "
             "verdicts (Cohen κ), over traces with two or more submitted annotations.",
             (
@@ -151,8 +152,8 @@ CHARTS: dict[str, Chart] = {
             "hint-success",
             "Hint success rate",
             "effort",
-            selectors.hint_success,
-            figures.hint_success,
+            effort.hint_success,
+            effort_figures.hint_success,
             "Branches continued from a hint whose parent was wrong and whose answer became right.",
             ("model", "branches", "correct", "parent_wrong", "fixed", "broken", "success_rate"),
         ),
@@ -160,8 +161,8 @@ CHARTS: dict[str, Chart] = {
             "hint-size",
             "Hint size relative to the trace",
             "effort",
-            selectors.hint_size,
-            figures.hint_size,
+            effort.hint_size,
+            effort_figures.hint_size,
             "Hint length over the parent's thinking length; CALM reports hints under 2.6 % of tokens.",
             ("share_from", "share_to", "branches", "correct"),
         ),
@@ -183,8 +184,7 @@ class RowCache:
     Two charts may share one query. Across requests the rows are cached under
     a data version (the newest trace and annotation ids, two index lookups):
     new traces or annotations show at once; edits to existing rows (a
-    re-analysis, a review) show within ``TTL`` seconds. On SQLite with 100,000
-    traces the JSON-reading queries take seconds, so repeat views matter.
+    re-analysis, a review) show within ``TTL`` seconds.
     """
 
     TTL = 300
@@ -205,11 +205,10 @@ class RowCache:
         return self._version
 
     def get(self, selector: Callable[..., Any]) -> Any:
+        if selector not in self._rows and hasattr(selector, "base"):
+            # A pure function of another selector's rows (``selectors.derived``).
+            self._rows[selector] = selector.derive(self.get(selector.base))
         if selector not in self._rows:
-            import hashlib
-
-            from django.core.cache import cache
-
             detail = f"{selector.__module__}.{selector.__name__}:{self.filters!r}:{self.version()}"
             key = f"dashboards:{self.project.pk}:{hashlib.sha256(detail.encode()).hexdigest()}"
             value = cache.get(key)

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from reflectlab.core.access import project_for
 from reflectlab.core.http import HtmxHttpRequest
-from reflectlab.dashboards import charts, figures, selectors
+from reflectlab.dashboards import charts, effort, figures, selectors
 from reflectlab.dashboards.forms import DashboardFilterForm
 from reflectlab.dashboards.staticfiles import plotly_static_path
 from reflectlab.traces import selectors as trace_selectors
@@ -45,7 +45,7 @@ def _page_data(project, page: str, filters: selectors.Filters) -> dict:
     items = [
         {
             "chart": chart,
-            "figure": figures.to_json(chart.figure(cache.rows(chart), palette)),
+            "figure": chart.figure(cache.rows(chart), palette),
             "script_id": f"fig-{chart.key}",
             "csv_url": reverse(f"dashboards:{page}-csv", args=[project.pk, chart.key]),
         }
@@ -59,7 +59,7 @@ def _page_data(project, page: str, filters: selectors.Filters) -> dict:
             for row in cache.get(selectors.models_overview)
         ]
     else:
-        data["coverage"] = cache.get(selectors.annotation_coverage)
+        data["coverage"] = cache.get(effort.annotation_coverage)
     return data
 
 

@@ -24,6 +24,56 @@ def lexicon_for(overrides: dict[str, Any] | None) -> analysis.Lexicon | None:
     return _lexicon(orjson.dumps(overrides or {}, option=orjson.OPT_SORT_KEYS).decode())
 
 
+# (kind, transition) of a labelled reflection → the Trace column counting it.
+# Transitions exist only between two graded candidates; "" stands for none.
+REFLECTION_COUNT_COLUMNS: dict[tuple[str, str], str] = {
+    **{
+        (kind, transition): f"n_{kind}_{suffix}"
+        for kind in ("confirmatory", "corrective")
+        for transition, suffix in (
+            ("T→T", "tt"),
+            ("F→F", "ff"),
+            ("F→T", "ft"),
+            ("T→F", "tf"),
+            ("", "ungraded"),
+        )
+    },
+    ("pre_answer", ""): "n_pre_answer",
+    ("trailing", ""): "n_trailing",
+}
+_SMALLINT_MAX = 32767
+
+
+def reflection_counts(reflections: Any) -> dict[str, int]:
+    """Count stored ``analysis.reflections`` into the Trace's reflection columns."""
+    counts = dict.fromkeys(REFLECTION_COUNT_COLUMNS.values(), 0)
+    for reflection in reflections if isinstance(reflections, list) else ():
+        if not isinstance(reflection, dict):
+            continue
+        kind, transition = reflection.get("kind"), reflection.get("transition") or ""
+        column = REFLECTION_COUNT_COLUMNS.get((kind, transition)) or REFLECTION_COUNT_COLUMNS.get(
+            (kind, "")
+        )
+        if column:
+            counts[column] = min(counts[column] + 1, _SMALLINT_MAX)
+    return counts
+
+
+def chart_columns(data: dict[str, Any] | None) -> dict[str, Any]:
+    """The dashboards' per-trace columns from a stored analysis (also the backfill's)."""
+    data = data if isinstance(data, dict) else {}
+    metrics = data.get("metrics") if isinstance(data.get("metrics"), dict) else {}
+    position = metrics.get("first_candidate_position")
+    return {
+        "first_candidate_position": (
+            float(position)
+            if isinstance(position, int | float) and not isinstance(position, bool)
+            else None
+        ),
+        **reflection_counts(data.get("reflections")),
+    }
+
+
 # The Trace fields ``analysis_columns`` fills (what a re-analysis updates).
 ANALYSIS_FIELDS = (
     "analysis",
@@ -38,6 +88,8 @@ ANALYSIS_FIELDS = (
     "first_correct",
     "reflection_share",
     "thinking_chars",
+    "first_candidate_position",
+    *REFLECTION_COUNT_COLUMNS.values(),
 )
 
 
@@ -78,4 +130,5 @@ def analysis_columns(
         "first_correct": metrics["first_correct"],
         "reflection_share": metrics["reflection_share"] or 0.0,
         "thinking_chars": sum(s["end"] - s["start"] for s in steps),
+        **chart_columns(data),
     }

@@ -25,23 +25,35 @@ class Trace(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="traces")
+    # Indexed by (project, id) and (project, model_name, id) below.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="traces", db_index=False
+    )
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="traces")
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.IMPORT)
     state = models.CharField(max_length=16, choices=State.choices, default=State.READY)
     # NULL, not "", so runs and regenerations stay outside the unique constraint.
     external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # Indexed by trace_unique_run_sample, whose first column it is.
     run = models.ForeignKey(
-        "runs.Run", null=True, blank=True, on_delete=models.CASCADE, related_name="traces"
+        "runs.Run",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="traces",
+        db_index=False,
     )
     sample_index = models.PositiveIntegerField(null=True, blank=True)
-    model_name = models.CharField(max_length=300, blank=True, db_index=True)
+    # No db_index: on PostgreSQL it would add a second ``varchar_pattern_ops``
+    # index nobody uses; (project, model_name) below serves the reads.
+    model_name = models.CharField(max_length=300, blank=True)
     model_config = models.ForeignKey(
         "providers.ModelConfig",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # a partial index below: imported traces have none
         help_text="The config that generated it (runs and regenerations).",
     )
 
@@ -55,7 +67,12 @@ class Trace(models.Model):
     error = models.TextField(blank=True)
 
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="branches"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="branches",
+        db_index=False,  # a partial index below: most traces are no branch
     )
     branch_step = models.PositiveIntegerField(null=True, blank=True)
     hint = models.TextField(blank=True)
@@ -74,7 +91,7 @@ class Trace(models.Model):
     )
 
     analysis = models.JSONField(null=True, blank=True)
-    analyzer_version = models.CharField(max_length=32, blank=True, db_index=True)
+    analyzer_version = models.CharField(max_length=32, blank=True)
     n_steps = models.PositiveIntegerField(default=0)
     n_reflection_steps = models.PositiveIntegerField(default=0)
     has_reflection = models.BooleanField(default=False)
@@ -91,8 +108,25 @@ class Trace(models.Model):
     first_correct = models.BooleanField(null=True, blank=True)
     reflection_share = models.FloatField(default=0)
     thinking_chars = models.PositiveIntegerField(default=0)
+    # The per-trace numbers the dashboards chart, copied out of ``analysis`` at
+    # analysis time so charts aggregate narrow columns instead of unnesting JSON.
+    first_candidate_position = models.FloatField(null=True, blank=True)
+    # Labelled reflections by kind and correctness transition (First Try Matters);
+    # ``traces.analysis.REFLECTION_COUNT_COLUMNS`` maps (kind, transition) here.
+    n_confirmatory_tt = models.PositiveSmallIntegerField(default=0)
+    n_confirmatory_ff = models.PositiveSmallIntegerField(default=0)
+    n_confirmatory_ft = models.PositiveSmallIntegerField(default=0)
+    n_confirmatory_tf = models.PositiveSmallIntegerField(default=0)
+    n_confirmatory_ungraded = models.PositiveSmallIntegerField(default=0)
+    n_corrective_tt = models.PositiveSmallIntegerField(default=0)
+    n_corrective_ff = models.PositiveSmallIntegerField(default=0)
+    n_corrective_ft = models.PositiveSmallIntegerField(default=0)
+    n_corrective_tf = models.PositiveSmallIntegerField(default=0)
+    n_corrective_ungraded = models.PositiveSmallIntegerField(default=0)
+    n_pre_answer = models.PositiveSmallIntegerField(default=0)
+    n_trailing = models.PositiveSmallIntegerField(default=0)
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
@@ -108,9 +142,23 @@ class Trace(models.Model):
                 name="trace_unique_external_id",
             ),
         ]
+        # Each index is read by a named query (measured by bench/bench_scale.py);
+        # every other one only slowed imports down.
         indexes = [
-            models.Index(fields=["project", "final_correct"]),
-            models.Index(fields=["project", "has_reflection"]),
+            # Lists (keyset pages in id order), the dashboards' data version (Max id).
+            models.Index(fields=["project", "id"], name="trace_project_id"),
+            # The model filter of lists, dashboards and exports; the model-name list.
+            models.Index(fields=["project", "model_name", "id"], name="trace_project_model"),
+            # Branches of a trace (workspace, hint charts); cascades.
+            models.Index(
+                fields=["parent"], condition=Q(parent__isnull=False), name="trace_parent"
+            ),
+            # SET NULL when a model config is deleted.
+            models.Index(
+                fields=["model_config"],
+                condition=Q(model_config__isnull=False),
+                name="trace_model_config",
+            ),
         ]
 
     def __str__(self) -> str:

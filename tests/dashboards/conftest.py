@@ -12,6 +12,7 @@ from reflectlab.annotations.models import Annotation
 from reflectlab.projects.models import Project
 from reflectlab.providers.models import ModelConfig
 from reflectlab.runs.models import Run
+from reflectlab.traces.analysis import chart_columns
 from reflectlab.traces.models import Trace
 from tests.browser.fixtures import login
 from tests.factories import MembershipFactory, ProjectFactory, PromptFactory, UserFactory
@@ -38,6 +39,9 @@ def make_trace(project: Project, **fields) -> Trace:
     )
     fields.setdefault("has_reflection", fields.get("n_reflection_steps", 0) > 0)
     fields.setdefault("has_corrective", any(r["kind"] == "corrective" for r in reflections))
+    # The chart columns, as the analysis fills them from its result.
+    for name, value in chart_columns(fields["analysis"]).items():
+        fields.setdefault(name, value)
     trace = Trace.objects.create(project=project, **fields)
     if created_at:
         Trace.objects.filter(pk=trace.pk).update(created_at=created_at)
