@@ -8,6 +8,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reflectlab.api.pagination import IdCursorPagination
 from reflectlab.core.access import project_for
 from reflectlab.projects.models import Role
 from reflectlab.prompts import selectors, services
@@ -73,16 +74,20 @@ class ImportInputSerializer(serializers.Serializer):
 
 
 class PromptListApi(ListAPIView):
-    """Prompts of a project (``?q=`` searches text and external id)."""
+    """Prompts of a project (``?q=`` searches text and external id).
+
+    Keyset pages in id order: follow ``next`` (a ``cursor``).
+    """
 
     serializer_class = PromptSerializer
+    pagination_class = IdCursorPagination
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Prompt.objects.none()
         project, _ = project_for(self.request.user, self.kwargs["project_id"])
         q = str(self.request.query_params.get("q", ""))[:200]
-        return selectors.prompt_list(project=project, q=q)
+        return selectors.prompt_list(project=project, q=q, counted=False)
 
 
 class ImportApi(APIView):

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 
+from reflectlab.api.pagination import IdCursorPagination
 from reflectlab.core.access import object_for, project_for
 from reflectlab.traces import selectors
-from reflectlab.traces.forms import TraceFilterForm
+from reflectlab.traces.filters import TraceFilterSet
 from reflectlab.traces.models import Trace
 
 
@@ -118,38 +119,23 @@ class TraceDetailSerializer(TraceSummarySerializer):
         return data
 
 
-_BOOL = {"type": bool, "required": False}
-
-
-@extend_schema(
-    parameters=[
-        OpenApiParameter("q", str, required=False, description="Search the prompt text."),
-        OpenApiParameter("model", str, required=False),
-        OpenApiParameter("final_correct", str, required=False, enum=["true", "false"]),
-        OpenApiParameter("has_reflection", str, required=False, enum=["true", "false"]),
-        OpenApiParameter("has_corrective", str, required=False, enum=["true", "false"]),
-        OpenApiParameter("truncated", str, required=False, enum=["true", "false"]),
-        OpenApiParameter("origin", str, required=False, enum=Trace.Origin.values),
-        OpenApiParameter("state", str, required=False, enum=Trace.State.values),
-        OpenApiParameter("prompt", int, required=False),
-    ]
-)
 class TraceListApi(ListAPIView):
-    """Traces of a project, without their text (fetch ``traces/{id}/`` for that)."""
+    """Traces of a project, without their text (fetch ``traces/{id}/`` for that).
+
+    Keyset pages in id order: follow ``next`` (a ``cursor``); each page costs
+    the same however deep it is. ``q`` searches the prompt text.
+    """
 
     serializer_class = TraceSummarySerializer
-    filter_backends: list = []
+    pagination_class = IdCursorPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TraceFilterSet
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Trace.objects.none()
         project, _ = project_for(self.request.user, self.kwargs["project_id"])
-        params = self.request.query_params.copy()
-        params.pop("page", None)
-        form = TraceFilterForm(params)
-        if not form.is_valid():
-            raise serializers.ValidationError(form.errors)
-        return selectors.trace_list(project=project, filters=form.cleaned_data)
+        return selectors.trace_list(project=project)
 
 
 @extend_schema(

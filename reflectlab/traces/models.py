@@ -6,6 +6,27 @@ from django.db.models import Q
 from reflectlab.projects.models import Project
 from reflectlab.prompts.models import Prompt
 
+# What the dashboards' queries read and filter on besides project and model
+# (``dashboards.selectors``); covered by the ``trace_charts`` index.
+CHART_COLUMNS = [
+    "n_reflection_steps",
+    "reflection_share",
+    "first_candidate_position",
+    "final_correct",
+    "has_corrective",
+    "truncated",
+    "thinking_chars",
+    "run",
+    "created_at",
+    *(
+        f"n_{kind}_{suffix}"
+        for kind in ("confirmatory", "corrective")
+        for suffix in ("tt", "ff", "ft", "tf", "ungraded")
+    ),
+    "n_pre_answer",
+    "n_trailing",
+]
+
 
 class Trace(models.Model):
     """One model response to a prompt, kept byte-for-byte, with its stored analysis.
@@ -149,9 +170,19 @@ class Trace(models.Model):
             models.Index(fields=["project", "id"], name="trace_project_id"),
             # The model filter of lists, dashboards and exports; the model-name list.
             models.Index(fields=["project", "model_name", "id"], name="trace_project_model"),
+            # The two list filters people use most, in page order: keyset and
+            # bounded OFFSET pages and the capped count read only the index.
+            models.Index(fields=["project", "final_correct", "id"], name="trace_project_correct"),
+            models.Index(fields=["project", "has_reflection", "id"], name="trace_project_reflects"),
             # Branches of a trace (workspace, hint charts); cascades.
+            models.Index(fields=["parent"], condition=Q(parent__isnull=False), name="trace_parent"),
+            # The dashboards' two scans read only this (an index-only scan, no heap):
+            # first-generation ready traces, by project and model. Key columns, not
+            # INCLUDE, so SQLite covers the scans too (it has no INCLUDE).
             models.Index(
-                fields=["parent"], condition=Q(parent__isnull=False), name="trace_parent"
+                fields=["project", "model_name", *CHART_COLUMNS],
+                condition=Q(parent__isnull=True, state="ready"),
+                name="trace_charts",
             ),
             # SET NULL when a model config is deleted.
             models.Index(

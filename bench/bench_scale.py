@@ -1,0 +1,256 @@
+# ruff: noqa: S608 -- SQL built from model table names and integers only
+"""Scale benchmark (issue 16): dashboards and trace lists on a project of N traces.
+
+    .venv/bin/python bench/bench_scale.py [--traces 1000000] [--only dashboards,lists]
+
+COPYs N synthetic traces (``bench/_scale.py``) into a throwaway PostgreSQL
+database ``reflectlab_bench_scale`` next to BENCH_DATABASE_URL, then times,
+through the Django test client (server time, nothing cached by the app):
+
+- dashboards: the reflection page and the stats API, cold (the app's row cache
+  cleared before every request); baseline in the same run: the two queries the
+  charts ran before (unnesting ``analysis`` JSON) and a bare ``COUNT(*)`` of the
+  project's traces (the least any chart over all rows can cost). Target ≤ 1 s.
+- lists: API list pages (first, deep via the cursor, filtered) and the web list
+  page (first, page 1000 filtered); baseline: the OFFSET query for page 1000
+  with a filter that the API ran before. Target: any page ≤ 100 ms.
+
+``BENCH_KEEP_DB=1`` keeps the database, and a later run with the same
+``--traces`` reuses its project (populating 1M traces takes ~7 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from _django import drop_database, setup_django  # noqa: E402
+
+DB = "reflectlab_bench_scale"
+REPEAT = int(os.environ.get("BENCH_RUNS", "5"))
+
+
+def database() -> str:
+    """The bench database's URL: kept from an earlier run with BENCH_KEEP_DB, else fresh."""
+    import psycopg
+
+    base = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    server = base.rpartition("/")[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB]).fetchone()
+        if not (exists and os.environ.get("BENCH_KEEP_DB")):
+            conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{DB}"')
+    return f"{server}/{DB}"
+
+
+def timed(fn, repeat: int = REPEAT) -> tuple[float, float]:
+    """(p50, max) seconds of ``repeat`` calls after one warm-up."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), max(times)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def report(label: str, result: tuple[float, float], target: float | None = None) -> None:
+    p50, worst = result
+    verdict = ""
+    if target is not None:
+        verdict = f"  target ≤ {target * 1000:.0f} ms: {'OK' if p50 <= target else 'MISSED'}"
+    print(f"  {label:<52} p50 {ms(p50)}  max {ms(worst)}{verdict}")
+
+
+def sql_seconds(sql: str, params: list) -> float:
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        cursor.fetchall()
+    return time.perf_counter() - started
+
+
+def bench_dashboards(client, project, n: int) -> None:
+    from django.core.cache import cache
+    from django.urls import reverse
+
+    from reflectlab.traces.models import Trace
+
+    table = Trace._meta.db_table
+    page = reverse("dashboards:reflection", args=[project.pk])
+    api = f"/api/v1/projects/{project.pk}/stats"
+
+    def get(url):
+        cache.clear()  # cold: nothing from the app's row cache
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+
+    print(f"dashboards, {n:,} traces:")
+    report("reflection page, cold", timed(lambda: get(page)), 1.0)
+    report("stats API (every chart), cold", timed(lambda: get(api)), 1.0)
+    report("stats API, model filter, cold", timed(lambda: get(f"{api}?model=Qwen/QwQ-32B")), 1.0)
+    count = timed(
+        lambda: sql_seconds(f"SELECT COUNT(*) FROM {table} WHERE project_id = %s", [project.pk])
+    )
+    report("baseline: SELECT COUNT(*) of the project's traces", count)
+    if n > int(os.environ.get("BENCH_JSON_MAX", "300000")):
+        print(
+            f"  (the JSON baseline is skipped above BENCH_JSON_MAX={os.environ.get('BENCH_JSON_MAX', '300000')} traces)"
+        )
+        return
+    unnest = f"""
+        SELECT t.model_name, r.value ->> 'kind', r.value ->> 'transition', COUNT(*)
+        FROM {table} t CROSS JOIN LATERAL jsonb_array_elements(
+            CASE WHEN jsonb_typeof(t.analysis -> 'reflections') = 'array'
+                 THEN t.analysis -> 'reflections' ELSE '[]'::jsonb END) AS r(value)
+        WHERE t.project_id = %s AND t.parent_id IS NULL AND t.state = 'ready'
+        GROUP BY 1, 2, 3"""
+    position = f"""
+        SELECT model_name, LEAST(FLOOR((analysis -> 'metrics' ->> 'first_candidate_position')::float
+               * 10)::int, 9) AS bin, COUNT(*)
+        FROM {table} WHERE project_id = %s AND parent_id IS NULL AND state = 'ready'
+          AND analysis -> 'metrics' ->> 'first_candidate_position' IS NOT NULL
+        GROUP BY 1, 2"""
+    json_one = timed(lambda: sql_seconds(unnest, [project.pk]), 1)
+    json_two = timed(lambda: sql_seconds(position, [project.pk]), 1)
+    report("baseline: the old JSON unnest (reflection kinds)", json_one)
+    report("baseline: the old JSON position histogram", json_two)
+
+
+def bench_lists(client, project, n: int) -> None:
+    from django.urls import reverse
+
+    from reflectlab.traces.models import Trace
+
+    table = Trace._meta.db_table
+    api = f"/api/v1/projects/{project.pk}/traces/"
+    ui = reverse("traces:list", args=[project.pk])
+
+    def get(url):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return response
+
+    def deep(query: str, hops: int):
+        """Follow ``next`` ``hops`` times (cursor pages), timing the last page."""
+        url = f"{api}?{query}"
+        for _ in range(hops):
+            url = get(url).json()["next"]
+        return url
+
+    print(f"lists, {n:,} traces:")
+    report("API first page", timed(lambda: get(api)), 0.1)
+    report(
+        "API first page, final_correct=false&has_reflection=true",
+        timed(lambda: get(f"{api}?final_correct=false&has_reflection=true")),
+        0.1,
+    )
+    # A cursor from deep in the list: the row id at 90 % (what page ~n/50 holds).
+    last = (
+        Trace.objects.filter(project=project).order_by("-id").values_list("id", flat=True)[n // 10]
+    )
+    cursor_url = deep("page_size=50", 1)
+    far = _cursor_url(api, last, "final_correct=false")
+    report("API page at 90 % of the list, final_correct=false", timed(lambda: get(far)), 0.1)
+    report("API next page (cursor)", timed(lambda: get(cursor_url)), 0.1)
+    report(
+        "API first page, model filter",
+        timed(lambda: get(f"{api}?model=openai/gpt-oss-20b")),
+        0.1,
+    )
+    report("web list, first page", timed(lambda: get(ui)), 0.1)
+    report(
+        "web list, page 1000, final_correct=false",
+        timed(lambda: get(f"{ui}?final_correct=false&page=1000")),
+        0.1,
+    )
+    offset = f"""SELECT id FROM {table} WHERE project_id = %s AND final_correct = false
+                 ORDER BY id LIMIT 50 OFFSET 49950"""
+    count = f"SELECT COUNT(*) FROM {table} WHERE project_id = %s AND final_correct = false"
+    models = f"SELECT DISTINCT model_name FROM {table} WHERE project_id = %s ORDER BY 1"
+    report(
+        "baseline: OFFSET page 1000, final_correct=false",
+        timed(lambda: sql_seconds(offset, [project.pk])),
+    )
+    report(
+        "baseline: its COUNT(*) (page-number pagination)",
+        timed(lambda: sql_seconds(count, [project.pk])),
+    )
+    report(
+        "baseline: DISTINCT model names (uncached)",
+        timed(lambda: sql_seconds(models, [project.pk])),
+    )
+
+
+def _cursor_url(api: str, after_id: int, query: str) -> str:
+    """A cursor link positioned after trace ``after_id`` (what following ``next`` gives).
+
+    DRF's CursorPagination encodes the position as base64 of ``p=<id>``.
+    """
+    cursor = base64.b64encode(urlencode({"p": after_id}).encode()).decode()
+    return f"{api}?{query}&{urlencode({'cursor': cursor})}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--traces", type=int, default=1_000_000)
+    parser.add_argument("--only", default="dashboards,lists")
+    args = parser.parse_args()
+
+    url = database()
+    try:
+        setup_django(url)
+        from _scale import populate
+        from django.conf import settings
+        from django.test import Client
+
+        from reflectlab.projects.models import Membership, Project
+
+        # No setup_test_environment(): its instrumented template rendering is
+        # not what a server runs (it doubles a list page's render time).
+        settings.DEBUG = False  # no query log
+        name = f"scale-{args.traces}"
+        project = Project.objects.filter(name=name).first()
+        if project is not None:
+            print(f"reusing {args.traces:,} traces in {DB}")
+        else:
+            project = Project.objects.create(name=name)
+            seconds = populate(project_id=project.pk, n_traces=args.traces)
+            print(f"populated {args.traces:,} traces in {seconds:.0f}s")
+        from django.contrib.auth import get_user_model
+
+        user, _ = get_user_model().objects.get_or_create(username="bench-scale")
+        Membership.objects.get_or_create(project=project, user=user, defaults={"role": "manager"})
+        client = Client()
+        client.force_login(user)
+        for part in filter(None, args.only.split(",")):
+            {"dashboards": bench_dashboards, "lists": bench_lists}[part](
+                client, project, args.traces
+            )
+    finally:
+        if not os.environ.get("BENCH_KEEP_DB"):
+            drop_database(DB)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
