@@ -42,9 +42,7 @@ ANALYSIS_LIBRARIES = {"math_verify", "orjson"}
 # the moment the area is fixed, so a stale mark cannot linger.
 PENDING_CYCLES = {}
 PENDING_LAZY_IMPORTS: dict[str, str] = {}
-PENDING_BIG_MODULES = {
-    "reflectlab.dashboards.selectors": "h16-scale owns dashboards/ and is reworking its selectors",
-}
+PENDING_BIG_MODULES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
