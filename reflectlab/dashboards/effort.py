@@ -52,9 +52,13 @@ def _iso(value: datetime) -> str:
 
 
 def run_throughput(*, project: Project, filters: Filters) -> list[dict[str, Any]]:
-    """Traces written by runs per time bucket and model."""
+    """Traces written by runs per time bucket and model.
+
+    ``run__isnull=False`` (true of every run trace) lets both queries read only
+    the partial ``trace_runs`` index; hence COUNT(*), not COUNT(id).
+    """
     queryset = Trace.objects.filter(
-        filters.q(), project=project, origin=Trace.Origin.RUN
+        filters.q(), project=project, origin=Trace.Origin.RUN, run__isnull=False
     ).order_by()
     span = queryset.aggregate(first=Min("created_at"), last=Max("created_at"))
     unit, trunc = _bucket(span["first"], span["last"])
@@ -62,8 +66,8 @@ def run_throughput(*, project: Project, filters: Filters) -> list[dict[str, Any]
         queryset.annotate(bucket=trunc("created_at"))
         .values("bucket", "model_name")
         .annotate(
-            traces=Count("id"),
-            failed=Count("id", filter=Q(state=Trace.State.FAILED)),
+            traces=Count("*"),
+            failed=Count("state", filter=Q(state=Trace.State.FAILED)),
             completion_tokens=Sum("completion_tokens"),
         )
         .order_by("bucket", "model_name")

@@ -184,6 +184,20 @@ class Trace(models.Model):
                 condition=Q(parent__isnull=True, state="ready"),
                 name="trace_charts",
             ),
+            # The run-throughput chart (index-only); imported traces are not in it.
+            models.Index(
+                fields=[
+                    "project",
+                    "created_at",
+                    "run",
+                    "model_name",
+                    "origin",
+                    "state",
+                    "completion_tokens",
+                ],
+                condition=Q(run__isnull=False),
+                name="trace_runs",
+            ),
             # SET NULL when a model config is deleted.
             models.Index(
                 fields=["model_config"],
