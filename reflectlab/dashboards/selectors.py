@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.db.models import Count, F, IntegerField, Q, Sum, Value
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Cast, Floor, Least
 
 from reflectlab.dashboards.filters import Filters, ratio, rounded, traces
@@ -65,9 +65,15 @@ def derived(base: Callable[..., Rows]):
 # --- the two scans: everything else is derived from their rows ------------------------
 
 
-def _bins(expression, bins: int):
-    """A fraction in [0, 1] → bin 0 … bins-1 (1.0 falls in the last bin; NULL stays NULL)."""
-    return Least(Cast(Floor(expression * bins), IntegerField()), Value(bins - 1))
+def _bins(field: str, bins: int) -> Case:
+    """A fraction in [0, 1] → bin 0 … bins-1 (1.0 falls in the last bin; NULL stays NULL,
+    explicitly: PostgreSQL's LEAST skips NULLs, so LEAST(NULL, 9) would be 9)."""
+    binned = Least(Cast(Floor(F(field) * bins), IntegerField()), Value(bins - 1))
+    return Case(
+        When(**{f"{field}__isnull": True}, then=Value(None)),
+        default=binned,
+        output_field=IntegerField(),
+    )
 
 
 # COUNT(*) or a count of a NOT NULL indexed column, never COUNT(id): the id is
@@ -111,8 +117,8 @@ def by_share_and_position(*, project: Project, filters: Filters) -> Rows:
     rows = (
         traces(project=project, filters=filters)
         .annotate(
-            share_bin=_bins(F("reflection_share"), SHARE_BINS),
-            position_bin=_bins(F("first_candidate_position"), POSITION_BINS),
+            share_bin=_bins("reflection_share", SHARE_BINS),
+            position_bin=_bins("first_candidate_position", POSITION_BINS),
         )
         .values("model_name", "share_bin", "position_bin")
         .annotate(traces=Count("*"))
