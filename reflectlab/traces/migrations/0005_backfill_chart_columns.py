@@ -64,6 +64,6 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("traces", "0003_chart_columns_and_lean_indexes")]
+    dependencies = [("traces", "0004_chart_columns_and_lean_indexes")]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True)]
