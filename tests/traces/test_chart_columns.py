@@ -10,7 +10,7 @@ from reflectlab.traces.analysis import REFLECTION_COUNT_COLUMNS, analysis_column
 from reflectlab.traces.models import Trace
 from tests.factories import TraceFactory
 
-backfill = importlib.import_module("reflectlab.traces.migrations.0004_backfill_chart_columns")
+backfill = importlib.import_module("reflectlab.traces.migrations.0005_backfill_chart_columns")
 
 RESPONSE = (
     "Compute 2 + 2. So the answer is \\boxed{5}.\n\n"
