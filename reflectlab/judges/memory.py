@@ -195,3 +195,11 @@ def hint_memory_refresh(*, project: Project) -> int:
             )
         HintEntry.objects.bulk_create(entries, batch_size=500, ignore_conflicts=True)
     return len(entries)
+
+
+def step_text_at(trace, step: int | None) -> str:
+    """The text of one step of a trace ('' when there is no such step)."""
+    steps = (trace.analysis or {}).get("steps") or []
+    if step is None or not 0 <= step < len(steps):
+        return ""
+    return trace.step_text[steps[step]["start"] : steps[step]["end"]]
