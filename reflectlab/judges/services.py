@@ -264,7 +264,7 @@ def judge_run_finalize(*, run_id: int) -> bool:
 
 def judge_run_execute(*, run_id: int) -> JudgeRun:
     """Work on a judge run until no item is left to claim; safe to call any number of times."""
-    JudgeRun.objects.filter(pk=run_id, state=JudgeRun.State.QUEUED).update(
+    started = JudgeRun.objects.filter(pk=run_id, state=JudgeRun.State.QUEUED).update(
         state=JudgeRun.State.RUNNING, started_at=timezone.now()
     )
     run = JudgeRun.objects.select_related("model_config", "project", "judge", "prompt").get(
@@ -272,6 +272,8 @@ def judge_run_execute(*, run_id: int) -> JudgeRun:
     )
     if run.state != JudgeRun.State.RUNNING:
         return run
+    if started:  # the analyser's suggestions for the same traces, to compare with the judge's
+        _analyser_ensure(run)
     config = run.model_config
     try:
         provider = provider_for(config)
@@ -285,6 +287,12 @@ def judge_run_execute(*, run_id: int) -> JudgeRun:
         provider.close()
     judge_run_finalize(run_id=run_id)
     return JudgeRun.objects.get(pk=run_id)
+
+
+def _analyser_ensure(run: JudgeRun) -> None:
+    trace_ids = JudgeItem.objects.filter(run_id=run.pk, sample_index=0).values("trace_id")
+    traces = Trace.objects.filter(pk__in=trace_ids).only("id", "project_id", "analysis", "logprobs")
+    folding.analyser_suggestions_ensure(traces=traces.iterator(chunk_size=200))
 
 
 def _fail_all(run: JudgeRun, message: str) -> None:
