@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["analysis", "import", "trace_page", "claims", "export", "runs"]
+ORDER = ["analysis", "import", "trace_page", "claims", "export", "runs", "judge"]
 
 
 def main() -> int:

@@ -34,7 +34,7 @@ class Judge(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judges")
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CRITIC)
-    model_config = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="judges")
+    model_config = models.ForeignKey(ModelConfig, on_delete=models.RESTRICT, related_name="judges")
     samples_per_trace = models.PositiveSmallIntegerField(
         default=1, help_text="Several samples give a self-consistency confidence."
     )
@@ -86,9 +86,9 @@ class JudgeRun(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judge_runs")
     judge = models.ForeignKey(Judge, on_delete=models.CASCADE, related_name="runs")
-    prompt = models.ForeignKey(JudgePrompt, on_delete=models.PROTECT, related_name="runs")
+    prompt = models.ForeignKey(JudgePrompt, on_delete=models.RESTRICT, related_name="runs")
     # The config at the time of the run (a judge may later point at another).
-    model_config = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="+")
+    model_config = models.ForeignKey(ModelConfig, on_delete=models.RESTRICT, related_name="+")
     samples_per_trace = models.PositiveSmallIntegerField(default=1)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     items_total = models.PositiveIntegerField(default=0)
@@ -226,7 +226,7 @@ class Suggestion(models.Model):
         JudgeRun, null=True, blank=True, on_delete=models.CASCADE, related_name="suggestions"
     )
     prompt = models.ForeignKey(
-        JudgePrompt, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        JudgePrompt, null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
     )
     prompt_version = models.PositiveIntegerField(null=True, blank=True)
     parse_state = models.CharField(max_length=16, choices=ParseState.choices)

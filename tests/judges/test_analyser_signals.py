@@ -36,3 +36,17 @@ def test_srgen_entropy_spikes_map_to_the_steps_holding_the_tokens(project):
 
 def test_no_logprobs_no_uncertainty_signal(make_trace):
     assert not [s for s in analyser_signals(make_trace("n")) if s.signal == "uncertainty"]
+
+
+def test_a_project_with_judge_runs_can_be_deleted_but_a_used_config_cannot(
+    project, user, make_judge, make_trace
+):
+    from django.db.models import RestrictedError
+
+    make_trace("a")
+    judge = make_judge()
+    services.judge_run_create(judge=judge, user=user, enqueue=False)
+    with pytest.raises(RestrictedError):
+        judge.model_config.delete()
+    project.delete()
+    assert not Suggestion.objects.exists()
