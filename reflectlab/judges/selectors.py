@@ -124,6 +124,8 @@ def trace_suggestions(*, trace: Trace, user, annotation: Annotation | None) -> T
                 "suggestion_id", "outcome"
             )
         )
+    for s in newest.values():
+        s.my_outcome = outcomes.get(s.pk, "")  # for the template
     return TraceSuggestions(
         mode=mode, visible=visible, suggestions=list(newest.values()), outcomes=outcomes
     )
