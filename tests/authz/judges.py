@@ -54,6 +54,12 @@ RULES = {
     "judges:run-create": Rule("manager", J, methods=("POST",), data=form_run_data),
     "judges:run": Rule("annotator", R),
     "judges:run-cancel": Rule("manager", R, methods=("POST",)),
+    "judges:assist-panel": Rule("annotator", lambda w: {"trace_id": w.trace.pk}),
+    "judges:hint-memory": Rule("annotator", lambda w: {"trace_id": w.trace.pk}),
+    "judges:suggestion-take": Rule(
+        "annotator", S, methods=("POST",), data=lambda w: {"version": 1}
+    ),
+    "judges:suggestion-dismiss": Rule("annotator", S, methods=("POST",)),
     "api-judges": Rule("annotator", P, api=True),
     "api-judge": Rule("annotator", J, api=True),
     "api-judge-prompts": Rule("annotator", J, api=True),

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_first_wrong_candidate_answer_is_an_analyser_suggestion(make_trace, project):
-    trace = make_trace("w")  # steps: "We need 2 + 3." / "2 + 3 = 6." / "... \\boxed{6}" vs reference 5
+    trace = make_trace(
+        "w"
+    )  # steps: "We need 2 + 3." / "2 + 3 = 6." / "... \\boxed{6}" vs reference 5
     signals = analyser_signals(trace)
     wrong = next(s for s in signals if s.signal == "wrong_candidate")
     candidate = next(c for c in trace.analysis["candidates"] if c["correct"] is False)

@@ -52,9 +52,10 @@ def test_a_judge_run_executes_on_a_real_worker(
 def test_a_judge_run_against_a_real_openai_compatible_server(
     celery_worker_process, project, user, make_trace
 ):
-    name = os.environ.get("REFLECTLAB_TEST_OPENAI_MODEL") or httpx.get(
-        f"{BASE_URL.rstrip('/')}/models", timeout=10
-    ).json()["data"][0]["id"]
+    name = (
+        os.environ.get("REFLECTLAB_TEST_OPENAI_MODEL")
+        or httpx.get(f"{BASE_URL.rstrip('/')}/models", timeout=10).json()["data"][0]["id"]
+    )
     config = ModelConfig.objects.create(
         project=project, name="real", base_url=BASE_URL, model=name, max_tokens=48,
         temperature=0.7, max_concurrency=2, timeout_seconds=120, max_retries=2,
@@ -77,8 +78,9 @@ def test_a_judge_run_against_a_real_openai_compatible_server(
             else:
                 assert sample.parsed["first_error"] in range(-1, 3)
         assert Suggestion.objects.filter(run=run).count() == len(traces)
-        assert run.items_unparsed == JudgeSample.objects.filter(
-            run=run, parse_state="unparseable"
-        ).count()
+        assert (
+            run.items_unparsed
+            == JudgeSample.objects.filter(run=run, parse_state="unparseable").count()
+        )
     finally:
         EndpointSlot.objects.all().delete()
