@@ -126,9 +126,8 @@ def trace_suggestions(*, trace: Trace, user, annotation: Annotation | None) -> T
         )
     for s in newest.values():
         s.my_outcome = outcomes.get(s.pk, "")  # for the template
-    return TraceSuggestions(
-        mode=mode, visible=visible, suggestions=list(newest.values()), outcomes=outcomes
-    )
+    shown = sorted(newest.values(), key=lambda s: (s.source != Suggestion.Source.JUDGE, -s.pk))
+    return TraceSuggestions(mode=mode, visible=visible, suggestions=shown, outcomes=outcomes)
 
 
 def suggestion_list(*, queryset: QuerySet[Suggestion], filters: dict) -> QuerySet[Suggestion]:

@@ -438,6 +438,19 @@ def suggestion_outcomes_settle(*, annotation: Annotation, shown: bool) -> int:
     return settled
 
 
+def suggestion_outcomes_on_submit(*, annotation_id: int) -> int:
+    """Called by the submit paths (page and API) right after a submit."""
+    annotation = Annotation.objects.select_related("project").get(pk=annotation_id)
+    mode = (
+        AssistSettings.objects.filter(project_id=annotation.project_id)
+        .values_list("suggestion_mode", flat=True)
+        .first()
+    )
+    return suggestion_outcomes_settle(
+        annotation=annotation, shown=mode == AssistSettings.Mode.PREFILL
+    )
+
+
 def analyser_suggestions_ensure(*, traces) -> int:
     return folding.analyser_suggestions_ensure(traces=traces)
 
