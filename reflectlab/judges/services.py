@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from reflectlab.annotations.models import Annotation
 from reflectlab.annotations.services import annotation_get_or_create, annotation_save
-from reflectlab.judges import folding, templates
+from reflectlab.judges import folding, routing, templates
 from reflectlab.judges.enqueue import judge_run_enqueue
 from reflectlab.judges.execution import JudgeExecutor
 from reflectlab.judges.models import (
@@ -36,6 +36,8 @@ from reflectlab.judges.models import (
 from reflectlab.projects.models import Project
 from reflectlab.providers.base import PermanentProviderError, provider_for
 from reflectlab.providers.models import ModelConfig
+from reflectlab.review.policy import project_policy
+from reflectlab.review.queue import queue_sync
 from reflectlab.runs import conf
 from reflectlab.traces.models import Trace
 from reflectlab.traces.selectors import trace_list
@@ -249,17 +251,20 @@ def judge_run_finalize(*, run_id: int) -> bool:
         run_id=run_id, state__in=[JudgeItem.State.PENDING, JudgeItem.State.RUNNING]
     ).exists():
         return False
-    run = JudgeRun.objects.get(pk=run_id)
+    run = JudgeRun.objects.select_related("project").get(pk=run_id)
     state = (
         JudgeRun.State.FAILED
         if run.items_failed and not run.items_done
         else JudgeRun.State.SUCCEEDED
     )
-    return bool(
+    finished = bool(
         JudgeRun.objects.filter(pk=run_id, state=JudgeRun.State.RUNNING).update(
             state=state, finished_at=timezone.now(), error_summary=_error_summary(run_id)
         )
     )
+    if finished and set(project_policy(run.project).order) & set(routing.ORDER_KEYS):
+        queue_sync(project=run.project, full=True)  # the new suggestions move traces
+    return finished
 
 
 def judge_run_execute(*, run_id: int) -> JudgeRun:

@@ -47,3 +47,27 @@ def test_each_signal_flags_the_trace_it_describes(project, user, make_trace):
     assert found[after_analyser.pk] == {"judge_analyser_disagree"}
     assert found[unsure.pk] == {"judge_unsure"}
     assert found[right.pk] == {"right_but_process_error"}
+
+
+def test_queue_puts_right_answers_with_a_judged_process_error_first(project, user, make_trace):
+    from reflectlab.review.models import QueueItem
+    from reflectlab.review.queue import queue_policy_set, queue_sync
+
+    steps = ["We need 2 + 3.", "2 + 3 = 5.\n</think>\n\n\\boxed{5}"]
+    clean = make_trace("clean", steps=steps)
+    flawed = make_trace("flawed", steps=steps)
+    judged(clean, -1)
+    judged(flawed, 0)
+    queue_policy_set(project=project, policy={"order": ["right_but_process_error_first"]})
+    queue_sync(project=project, full=True)
+    ranks = dict(QueueItem.objects.values_list("trace_id", "rank"))
+    assert ranks[flawed.pk] < ranks[clean.pk]
+
+
+def test_unknown_policy_keys_are_still_refused(project):
+    from django.core.exceptions import ValidationError
+
+    from reflectlab.review.queue import queue_policy_set
+
+    with pytest.raises(ValidationError, match="Unknown order keys"):
+        queue_policy_set(project=project, policy={"order": ["judge_vibes_first"]})
