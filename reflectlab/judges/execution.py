@@ -68,16 +68,19 @@ class JudgeExecutor(Executor):
 
     def _trace(self, item: JudgeItem, generation: Generation) -> JudgeSample:
         n_steps = len((item.trace.analysis or {}).get("steps") or [])
-        text = generation.content
-        if generation.reasoning and "</think>" not in text:
-            text = f"{generation.reasoning}\n</think>\n{text}"  # parse the answer, not the thinking
+        # PostgreSQL text and jsonb cannot hold NUL; a model can send one.
+        content = generation.content.replace("\x00", "\ufffd")
+        reasoning = generation.reasoning.replace("\x00", "\ufffd")
+        text = content
+        if reasoning and "</think>" not in text:
+            text = f"{reasoning}\n</think>\n{text}"  # parse the answer, not the thinking
         parsed = parsing.parse(self.kind, text, n_steps=n_steps)
         return JudgeSample(
             run_id=self.run.pk,
             trace_id=item.trace_id,
             sample_index=item.sample_index,
-            raw_output=generation.content.replace("\x00", "\ufffd"),
-            reasoning=generation.reasoning.replace("\x00", "\ufffd"),
+            raw_output=content,
+            reasoning=reasoning,
             parse_state=ParseState.PARSED if parsed.ok else ParseState.UNPARSEABLE,
             parse_error=parsed.error,
             parsed=parsed.to_dict(),

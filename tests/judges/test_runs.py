@@ -83,3 +83,16 @@ def test_executing_twice_writes_nothing_twice(user, make_judge, make_trace):
     services.judge_run_execute(run_id=run.pk)
     assert JudgeSample.objects.filter(run=run).count() == 1
     assert Suggestion.objects.filter(run=run).count() == 1
+
+
+def test_a_nul_in_the_judges_answer_is_stored_and_parsed(user, make_judge, make_trace, script):
+    """PostgreSQL text and jsonb refuse NUL: before the fix the whole batch failed to write."""
+    trace = make_trace("nul")
+    script.answers["nul"] = ["Step 1 is wrong\x00.\nVerdict: incorrect\n\\boxed{1}"]
+    run = services.judge_run_create(judge=make_judge("critique"), user=user, enqueue=False)
+    run = services.judge_run_execute(run_id=run.pk)
+    assert (run.items_done, run.items_failed) == (1, 0)
+    sample = JudgeSample.objects.get(run=run, trace=trace)
+    assert "\x00" not in sample.raw_output and "\ufffd" in sample.raw_output
+    suggestion = Suggestion.objects.get(run=run)
+    assert (suggestion.verdict, suggestion.first_error_step) == ("incorrect", 1)
