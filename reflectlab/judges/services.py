@@ -34,8 +34,9 @@ from reflectlab.judges.models import (
     SuggestionOutcome,
 )
 from reflectlab.projects.models import Project
-from reflectlab.providers.base import PermanentProviderError, provider_for
+from reflectlab.providers.base import PermanentProviderError
 from reflectlab.providers.models import ModelConfig
+from reflectlab.providers.registry import provider_for
 from reflectlab.review.policy import project_policy
 from reflectlab.review.queue import queue_sync
 from reflectlab.runs import conf
