@@ -28,6 +28,13 @@ from reflectlab.runs.execution import MAX_ERROR_CHARS, Executor, Outcome
 from reflectlab.traces.models import Trace
 
 RUNNING = JudgeItem.State.RUNNING
+# What a thread needs to render the request and parse the answer.
+ITEM_FIELDS = (
+    "id", "run_id", "trace_id", "sample_index", "state", "error",
+    "trace__id", "trace__raw_response", "trace__reasoning", "trace__analysis",
+    "trace__prompt__id", "trace__prompt__text", "trace__prompt__messages",
+    "trace__prompt__reference_answer",
+)  # fmt: skip
 
 
 def trace_steps(trace: Trace) -> list[str]:
@@ -112,7 +119,14 @@ class JudgeExecutor(Executor):
             ).filter(claimable)
             if self.skip_locked:
                 queryset = queryset.select_for_update(skip_locked=True, of=("self",))
-            items = list(queryset.order_by("id").select_related("trace__prompt")[:n])
+            items = list(
+                queryset.order_by("id")
+                .select_related("trace__prompt")
+                .only(*ITEM_FIELDS)[
+                      # not the trace's logprobs or columns: a row per request
+                    :n
+                ]
+            )
             if items:
                 JudgeItem.objects.filter(pk__in=[i.pk for i in items]).update(
                     state=RUNNING, holder=self.holder, lease_until=leases.lease_expiry()
@@ -169,4 +183,6 @@ class JudgeExecutor(Executor):
                 + sum(s.completion_tokens or 0 for s in samples),
                 latency_total_ms=F("latency_total_ms") + sum(s.latency_ms or 0 for s in samples),
             )
-            folding.suggestions_fold(run=self.run, trace_ids={o.item.trace_id for o in batch})
+            folding.suggestions_fold(
+                run=self.run, trace_ids={o.item.trace_id for o in batch}, written=samples
+            )

@@ -15,6 +15,7 @@ from reflectlab.judges import consensus
 from reflectlab.judges.models import Judge, JudgeItem, JudgeRun, JudgeSample, ParseState, Suggestion
 from reflectlab.traces.models import Trace
 
+SAMPLE_FIELDS = ("trace_id", "sample_index", "parse_state", "parse_error", "parsed", "raw_output")
 RAW_CHARS = 4000  # per sample in Suggestion.raw; the full text stays on the JudgeSample
 
 SIGNAL_OF_KIND = {
@@ -25,26 +26,42 @@ SIGNAL_OF_KIND = {
 }
 
 
-def suggestions_fold(*, run: JudgeRun, trace_ids: Iterable[int]) -> int:
-    """Fold the samples of every given trace whose items are all finished."""
+def suggestions_fold(
+    *, run: JudgeRun, trace_ids: Iterable[int], written: list[JudgeSample] | None = None
+) -> int:
+    """Fold the samples of every given trace whose items are all finished.
+
+    ``written``: samples just written by the caller; with one sample per trace
+    (the usual judge run) they are all there is, and are not read back.
+    """
     trace_ids = set(trace_ids)
-    open_ids = set(
-        JudgeItem.objects.filter(
-            run_id=run.pk,
-            trace_id__in=trace_ids,
-            state__in=[JudgeItem.State.PENDING, JudgeItem.State.RUNNING],
-        ).values_list("trace_id", flat=True)
-    )
+    single = run.samples_per_trace == 1 and written is not None
+    open_ids = set()
+    if not single:  # with one item per trace, the caller's finished items are the traces'
+        open_ids = set(
+            JudgeItem.objects.filter(
+                run_id=run.pk,
+                trace_id__in=trace_ids,
+                state__in=[JudgeItem.State.PENDING, JudgeItem.State.RUNNING],
+            ).values_list("trace_id", flat=True)
+        )
     complete = trace_ids - open_ids
     if not complete:
         return 0
     by_trace: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in (
-        JudgeSample.objects.filter(run_id=run.pk, trace_id__in=complete)
-        .order_by("trace_id", "sample_index")
-        .values("trace_id", "sample_index", "parse_state", "parse_error", "parsed", "raw_output")
-    ):
-        by_trace[row["trace_id"]].append(row)
+    if single:
+        for sample in written:
+            if sample.trace_id in complete:
+                by_trace[sample.trace_id].append(
+                    {name: getattr(sample, name) for name in SAMPLE_FIELDS}
+                )
+    else:
+        for row in (
+            JudgeSample.objects.filter(run_id=run.pk, trace_id__in=complete)
+            .order_by("trace_id", "sample_index")
+            .values(*SAMPLE_FIELDS)
+        ):
+            by_trace[row["trace_id"]].append(row)
     kind = run.judge.kind
     suggestions = []
     for trace_id, rows in by_trace.items():
