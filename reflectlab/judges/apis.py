@@ -11,7 +11,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reflectlab.annotations.services import Conflict, annotation_state
+from reflectlab.annotations.services import annotation_state
 from reflectlab.core.access import object_for, project_for
 from reflectlab.core.ids import IdField
 from reflectlab.judges import memory, selectors, services
@@ -323,17 +323,10 @@ class SuggestionAcceptApi(APIView):
         suggestion = _visible_suggestion(request, suggestion_id)
         data = AcceptSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        try:  # a stale version raises Conflict: the API's handler answers 409 with "current"
             annotation = services.suggestion_accept(
                 suggestion=suggestion, user=request.user, version=data.validated_data["version"]
             )
-        except Conflict as exc:
-            return Response(
-                {"error": {"status": 409, "code": "conflict",
-                           "detail": "Stale version: someone saved this annotation first."},
-                 "current": annotation_state(exc.current)},
-                status=status.HTTP_409_CONFLICT,
-            )  # fmt: skip
         except DjangoValidationError as exc:
             raise _drf_error(exc) from None
         return Response(annotation_state(annotation))

@@ -123,7 +123,7 @@ class JudgeExecutor(Executor):
                 queryset.order_by("id")
                 .select_related("trace__prompt")
                 .only(*ITEM_FIELDS)[
-                      # not the trace's logprobs or columns: a row per request
+                    # not the trace's logprobs or columns: a row per request
                     :n
                 ]
             )

@@ -15,8 +15,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from reflectlab.annotations.models import Annotation
-from reflectlab.annotations.services import Conflict, annotation_state
+from reflectlab.annotations.services import annotation_state
 from reflectlab.core.access import object_for
+from reflectlab.core.errors import Conflict, conflict_response
 from reflectlab.core.http import HtmxHttpRequest
 from reflectlab.judges import memory, selectors, services
 from reflectlab.judges.models import Suggestion
@@ -75,7 +76,7 @@ def suggestion_take(request: HtmxHttpRequest, suggestion_id: int):
             suggestion=suggestion, user=request.user, version=int(version)
         )
     except Conflict as exc:
-        return JsonResponse({"annotation": annotation_state(exc.current)}, status=409)
+        return conflict_response(exc)
     except ValidationError as exc:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
         return JsonResponse({"errors": errors}, status=400)

@@ -43,7 +43,11 @@
         location.reload(); // the draft as the server now has it, suggestion filled in
         return;
       }
-      if (resp.status === 409) { say(`Someone saved this annotation first (now v${data.annotation.version}); reload to see theirs.`); return; }
+      if (resp.status === 409) {
+        const now = data.current ? ` (now v${data.current.version})` : "";
+        say(`Someone saved this annotation first${now}; reload to see theirs.`);
+        return;
+      }
       const errors = data.errors || {};
       say(Object.values(errors).flat().join(" ") || `Not accepted (server answered ${resp.status}).`);
     } finally {

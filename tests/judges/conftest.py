@@ -7,6 +7,7 @@ import pytest
 from reflectlab.judges import services
 from reflectlab.judges.testing import ScriptedJudgeServer
 from reflectlab.providers.models import ModelConfig
+from reflectlab.review.claims import queue_next
 from reflectlab.runs.models import EndpointSlot
 from tests.factories import PromptFactory, TraceFactory
 
@@ -76,3 +77,9 @@ def make_trace(project):
 def fast_retries(settings):
     settings.REFLECTLAB_RUN_BACKOFF_BASE = 0.02
     settings.REFLECTLAB_RUN_BACKOFF_CAP = 0.2
+
+
+def claim(project, user, trace) -> None:
+    """Annotators annotate what the queue gives them: take ``trace`` from it."""
+    got = queue_next(project=project, user=user)
+    assert got is not None and got.trace_id == trace.pk

@@ -8,6 +8,7 @@ from reflectlab.judges import services
 from reflectlab.judges.models import JudgePrompt, JudgeRun, Suggestion, SuggestionOutcome
 from reflectlab.providers.models import ModelConfig
 from tests.factories import MembershipFactory, TraceFactory, UserFactory
+from tests.judges.conftest import claim
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +145,7 @@ def test_hidden_mode_keeps_suggestions_from_annotators_until_they_submit(
 
 def test_accept_fills_the_draft_and_a_stale_version_is_refused(annotator, project, judge, trace):
     services.assist_settings_update(project=project, suggestion_mode="prefill")
+    claim(project, annotator.user, trace)
     suggestion = _suggestion(trace, judge, first_error_step=2)
     response = annotator.post(f"/api/v1/suggestions/{suggestion.pk}/accept", {"version": 1})
     assert response.status_code == 200, response.json()
@@ -156,6 +158,7 @@ def test_accept_fills_the_draft_and_a_stale_version_is_refused(annotator, projec
 
 def test_unparseable_suggestions_cannot_be_accepted(annotator, project, judge, trace):
     services.assist_settings_update(project=project, suggestion_mode="prefill")
+    claim(project, annotator.user, trace)
     suggestion = _suggestion(trace, judge, parse_state="unparseable", first_error_step=None)
     response = annotator.post(f"/api/v1/suggestions/{suggestion.pk}/accept", {"version": 1})
     assert response.status_code == 400
@@ -164,6 +167,7 @@ def test_unparseable_suggestions_cannot_be_accepted(annotator, project, judge, t
 
 def test_ignore_and_settle_record_what_became_of_each_suggestion(annotator, project, judge, trace):
     services.assist_settings_update(project=project, suggestion_mode="prefill")
+    claim(project, annotator.user, trace)
     taken = _suggestion(trace, judge, first_error_step=2)
     other = _suggestion(trace, judge, first_error_step=0, signal="hint", hint="Check step 0.")
     annotator.post(f"/api/v1/suggestions/{taken.pk}/accept", {"version": 1})

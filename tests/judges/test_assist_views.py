@@ -8,6 +8,7 @@ from reflectlab.judges import services
 from reflectlab.judges.models import Suggestion, SuggestionOutcome
 from reflectlab.providers.models import ModelConfig
 from tests.factories import MembershipFactory, UserFactory
+from tests.judges.conftest import claim
 
 pytestmark = pytest.mark.django_db
 
@@ -66,11 +67,13 @@ def test_take_fills_the_draft_and_a_stale_version_answers_409(
     annotator_client, project, trace, suggestion
 ):
     services.assist_settings_update(project=project, suggestion_mode="prefill")
+    claim(project, annotator_client.user, trace)
     url = reverse("judges:suggestion-take", args=[suggestion.pk])
     response = annotator_client.post(url, {"version": "1"})
     assert response.status_code == 200, response.json()
     assert response.json()["annotation"]["first_error_step"] == 1
-    assert annotator_client.post(url, {"version": "1"}).status_code == 409
+    stale = annotator_client.post(url, {"version": "1"})
+    assert stale.status_code == 409 and stale.json()["current"]["version"] == 2
     assert annotator_client.post(url, {"version": "x"}).status_code == 400
 
 
@@ -85,6 +88,7 @@ def test_dismiss_records_ignored_and_returns_the_panel(
     annotator_client, project, trace, suggestion
 ):
     services.assist_settings_update(project=project, suggestion_mode="prefill")
+    claim(project, annotator_client.user, trace)
     response = annotator_client.post(
         reverse("judges:suggestion-dismiss", args=[suggestion.pk]), HTTP_HX_REQUEST="true"
     )

@@ -16,6 +16,7 @@ from reflectlab.judges import services
 from reflectlab.judges.models import SuggestionOutcome
 from tests.browser.fixtures import login
 from tests.factories import MembershipFactory, TraceFactory, UserFactory
+from tests.judges.conftest import claim
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -45,6 +46,7 @@ def test_judge_suggestion_accepted_with_g_and_hint_memory_with_alt_1(
     services.judge_run_execute(run_id=run.pk)
     annotator = UserFactory()
     MembershipFactory(project=project, user=annotator, role="annotator")
+    claim(project, annotator, trace)  # the queue hands it out (the earlier one is done)
 
     login(page, live_server, annotator)
     page.goto(f"{live_server.url}{reverse('traces:detail', args=[trace.pk])}")
