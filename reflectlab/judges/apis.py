@@ -384,7 +384,6 @@ class HintMemoryApi(APIView):
         if trace is None:
             raise serializers.ValidationError({"trace": "No such trace here."})
         text = values["q"] or memory.step_text_at(trace, values.get("step"))
-        memory.hint_memory_refresh(project=project)
         found = memory.hint_memory_search(
             project=project, text=text, prompt_id=trace.prompt_id, exclude_trace_id=trace.pk,
             limit=values["limit"],

@@ -8,6 +8,8 @@ Both match any of the query's words (OR), so a long step still finds hints
 that share its key terms. ``hint_memory_refresh`` (a write) indexes accepted
 annotations that are not indexed yet and drops entries whose annotation is no
 longer accepted or whose hint changed — one cheap query when nothing changed.
+It runs when a reviewer accepts an annotation with a hint and when a judge run
+starts; pages and the API only read.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count, QuerySet
 
 from reflectlab.annotations.models import Annotation
+from reflectlab.judges.folding import analyser_signals
 from reflectlab.judges.models import (
     AssistSettings,
     Judge,
@@ -117,6 +118,10 @@ def trace_suggestions(*, trace: Trace, user, annotation: Annotation | None) -> T
     newest: dict[tuple, Suggestion] = {}
     for s in suggestions:
         newest.setdefault((s.source, s.judge_id, s.signal), s)
+    # The analyser's signals come from the stored analysis; a judge run stores
+    # them, and until one has, they are shown as read (a page never writes).
+    for s in analyser_signals(trace):
+        newest.setdefault((s.source, None, s.signal), s)
     outcomes = {}
     if annotation is not None:
         outcomes = dict(

@@ -45,9 +45,6 @@ def _panel(request, trace, membership):
 @require_GET
 def assist_panel(request: HtmxHttpRequest, trace_id: int):
     trace, membership = object_for(request.user, Trace.objects.select_related("project"), trace_id)
-    # The analyser's signals are derived from the stored analysis; writing them
-    # here (idempotent, insert-or-ignore) gives them ids to accept and record.
-    services.analyser_suggestions_ensure(traces=[trace])
     return _panel(request, trace, membership)
 
 
@@ -102,7 +99,6 @@ def hint_memory_panel(request: HtmxHttpRequest, trace_id: int):
     trace, _ = object_for(request.user, Trace.objects.select_related("project"), trace_id)
     step = request.GET.get("step", "")
     step_index = int(step) if step.isdigit() and len(step) < 9 else None
-    memory.hint_memory_refresh(project=trace.project)
     found = memory.hint_memory_search(
         project=trace.project,
         text=memory.step_text_at(trace, step_index),

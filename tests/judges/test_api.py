@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from reflectlab.annotations.models import Annotation
-from reflectlab.judges import services
+from reflectlab.judges import memory, services
 from reflectlab.judges.models import JudgePrompt, JudgeRun, Suggestion, SuggestionOutcome
 from reflectlab.providers.models import ModelConfig
 from tests.factories import MembershipFactory, TraceFactory, UserFactory
@@ -223,7 +223,10 @@ def test_hint_memory_finds_accepted_hints_same_prompt_first(api, project, user):
             project=project, trace=trace, annotator=user, hint=hint, hint_step=1, state=state,
             first_error_step=1,
         )  # fmt: skip
-    response = api.get(f"/api/v1/projects/{project.pk}/hint-memory?trace={here.pk}&step=1")
+    url = f"/api/v1/projects/{project.pk}/hint-memory?trace={here.pk}&step=1"
+    assert api.get(url).json() == []  # reading never writes: not indexed yet
+    memory.hint_memory_refresh(project=project)
+    response = api.get(url)
     assert response.status_code == 200, response.json()
     hints = [m["hint"] for m in response.json()]
     assert hints[0] == "Re-read the question."  # same prompt first
@@ -231,6 +234,7 @@ def test_hint_memory_finds_accepted_hints_same_prompt_first(api, project, user):
     assert "Noon is 12:00." not in hints and not any("Not accepted" in h for h in hints)
     # A hint that stops being accepted leaves the memory.
     Annotation.objects.filter(hint__startswith="Dividing").update(state="rejected")
+    memory.hint_memory_refresh(project=project)
     response = api.get(f"/api/v1/projects/{project.pk}/hint-memory?trace={here.pk}&step=1")
     assert "Dividing 12 apples by 3 gives 4, not 5." not in [m["hint"] for m in response.json()]
 
@@ -241,3 +245,17 @@ def test_hint_memory_query_text_is_never_search_syntax(api, project, trace):
         {"trace": trace.pk, "q": 'apples" OR NEAR(x) * ) | & ! :'},
     )
     assert response.status_code == 200 and response.json() == []
+
+
+def test_a_reviewer_accepting_a_hint_puts_it_in_the_memory(project, user, trace, make_user):
+    from reflectlab.review.decisions import review_decide
+
+    author = make_user()
+    MembershipFactory(project=project, user=author, role="annotator")
+    annotation = Annotation.objects.create(
+        project=project, trace=trace, annotator=author, hint="Carry the one.", hint_step=1,
+        first_error_step=1, state="submitted",
+    )  # fmt: skip
+    review_decide(annotation=annotation, reviewer=user, decision="accept")
+    found = memory.hint_memory_search(project=project, text="carry", prompt_id=None)
+    assert [m.entry.hint for m in found] == ["Carry the one."]

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from reflectlab.annotations.models import Annotation
-from reflectlab.judges import services
+from reflectlab.judges import memory, services
 from reflectlab.judges.models import Suggestion, SuggestionOutcome
 from reflectlab.providers.models import ModelConfig
 from tests.factories import MembershipFactory, UserFactory
@@ -114,6 +114,7 @@ def test_hint_memory_panel_lists_accepted_hints(logged_in, project, user, trace)
         project=project, trace=other, annotator=user, hint="<b>Recount</b> the sum.", hint_step=1,
         first_error_step=1, state="accepted",
     )  # fmt: skip
+    memory.hint_memory_refresh(project=project)  # as accepting it in review does
     html = logged_in.get(
         reverse("judges:hint-memory", args=[trace.pk]), {"step": "1"}
     ).content.decode()

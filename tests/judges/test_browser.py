@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from reflectlab.annotations.models import Annotation
 from reflectlab.exports.processbench import processbench_import
-from reflectlab.judges import services
+from reflectlab.judges import memory, services
 from reflectlab.judges.models import SuggestionOutcome
 from tests.browser.fixtures import login
 from tests.factories import MembershipFactory, TraceFactory, UserFactory
@@ -40,6 +40,7 @@ def test_judge_suggestion_accepted_with_g_and_hint_memory_with_alt_1(
         project=project, trace=earlier, annotator=user, first_error_step=1, hint_step=1,
         hint="Add again: 2 + 3 is 5, not 6.", state="accepted",
     )  # fmt: skip
+    memory.hint_memory_refresh(project=project)  # as accepting it in review does
     run = services.judge_run_create(
         judge=make_judge(samples_per_trace=4), user=user, trace_ids=[trace.pk], enqueue=False
     )
