@@ -11,9 +11,9 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from reflectlab.annotations.models import Annotation
-from reflectlab.exports.processbench import processbench_import
 from reflectlab.judges import memory, services
 from reflectlab.judges.models import SuggestionOutcome
+from reflectlab.prompts.processbench import processbench_import
 from tests.browser.fixtures import login
 from tests.factories import MembershipFactory, TraceFactory, UserFactory
 from tests.judges.conftest import claim

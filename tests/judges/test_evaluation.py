@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from reflectlab.exports.processbench import processbench_import
 from reflectlab.judges import metrics, services
 from reflectlab.judges.evaluation import judge_evaluation
+from reflectlab.prompts.processbench import processbench_import
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
