@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["analysis", "import", "trace_page", "claims", "export", "runs", "scale"]
+ORDER = ["analysis", "import", "trace_page", "claims", "export", "runs", "judge", "scale"]
 
 
 def main() -> int:

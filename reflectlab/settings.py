@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "reflectlab.review",
     "reflectlab.exports",
     "reflectlab.dashboards",
+    "reflectlab.judges",
 ]
 
 MIDDLEWARE = [

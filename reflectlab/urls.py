@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("reflectlab.review.urls")),
     path("", include("reflectlab.exports.urls")),
     path("", include("reflectlab.dashboards.urls")),
+    path("", include("reflectlab.judges.urls")),
 ]

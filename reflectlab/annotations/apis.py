@@ -13,6 +13,7 @@ from reflectlab.annotations import selectors, services
 from reflectlab.annotations.models import Annotation
 from reflectlab.core.access import object_for
 from reflectlab.core.ids import IdField
+from reflectlab.judges.services import suggestion_outcomes_on_submit
 from reflectlab.traces.models import Trace
 
 
@@ -161,4 +162,5 @@ class AnnotationSubmitApi(AnnotationDetailApi):
             user=request.user,
             version=data.validated_data.get("version"),
         )
+        suggestion_outcomes_on_submit(annotation_id=annotation.pk)
         return Response(AnnotationSerializer(annotation).data)

@@ -35,6 +35,7 @@ from reflectlab.core.access import object_for
 from reflectlab.core.errors import Conflict, conflict_response
 from reflectlab.core.htmx import stop_polling
 from reflectlab.core.http import HtmxHttpRequest
+from reflectlab.judges.services import suggestion_outcomes_on_submit
 from reflectlab.projects.models import Membership
 from reflectlab.review.claims import queue_next
 from reflectlab.traces import selectors as trace_selectors
@@ -234,6 +235,7 @@ def annotation_submit_view(request: HtmxHttpRequest, trace_id: int):
         services.annotation_submit(
             annotation_id=annotation.pk, user=request.user, version=annotation.version
         )
+        suggestion_outcomes_on_submit(annotation_id=annotation.pk)
     except Conflict as exc:
         return _conflict_page(request, trace, membership, form, exc)
     except ValidationError as exc:

@@ -39,4 +39,5 @@ urlpatterns = [
     path("", include("reflectlab.review.api_urls")),
     path("", include("reflectlab.exports.api_urls")),
     path("", include("reflectlab.dashboards.api_urls")),
+    path("", include("reflectlab.judges.api_urls")),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from reflectlab.exports.schemas import SCHEMA_VERSION, Context
 from reflectlab.exports.sinks import Route, Sinks
 from reflectlab.exports.splits import parse_splits, splitter
 from reflectlab.exports.writers import dataset_card, sha256_file, write_zip
+from reflectlab.judges.exporting import judge_columns, with_judge_fields
 from reflectlab.traces.models import Trace
 
 PROGRESS_EVERY = 256
@@ -110,6 +112,13 @@ def export_build(*, export: Export, work: Path) -> dict[str, Any]:
     )
     ctx = Context(options=options, splits=splits, principles=list(project.principles or []))
     configs = {c.name: c for kind in kinds for c in kind.configs(ctx)}
+    if ctx.judge_labels:
+        configs = {
+            name: replace(c, schema=with_judge_fields(c.schema))
+            if "meta_trace_id" in c.schema.names
+            else c
+            for name, c in configs.items()
+        }
     sinks = Sinks(work, export, configs)
     progress = Progress(export.pk)
     routes: dict[tuple[str, str], Route] = {}
@@ -140,7 +149,12 @@ def export_build(*, export: Export, work: Path) -> dict[str, Any]:
             tick = progress.tick
             # The hottest loop of an export: ``emit`` inlined, one dict look-up a row.
             with closing(
-                selectors.annotation_rows(project=project, filters=filters, fields=fields)
+                selectors.annotation_rows(
+                    project=project,
+                    filters=filters,
+                    fields=fields,
+                    extra=judge_columns() if ctx.judge_labels else None,
+                )
             ) as annotations:
                 for a in annotations:
                     split = split_for(a["trace__prompt__external_id"])

@@ -33,6 +33,11 @@ class ExportForm(forms.Form):
             (BRANCH_FILTERS[1], "any finished branch"),
         ]
     )
+    judge_labels = forms.BooleanField(
+        required=False,
+        label="Judge labels",
+        help_text="Add the newest judge suggestion per trace as separate meta_judge_* columns.",
+    )
     train_ratio = forms.FloatField(
         min_value=0, max_value=1, initial=0.9, help_text="The rest is test."
     )
@@ -54,6 +59,8 @@ class ExportForm(forms.Form):
             "branch_filter": d["branch_filter"],
             "splits": splits,
         }
+        if d.get("judge_labels"):
+            options["judge_labels"] = True
         if d.get("variant") and d["format"] != Export.Format.BUNDLE:
             options["variant"] = d["variant"]
         filters = {

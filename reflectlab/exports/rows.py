@@ -16,6 +16,7 @@ from reflectlab.exports.text import (
     paragraphs,
     split_thinking,
 )
+from reflectlab.judges.exporting import meta_judge
 from reflectlab.traces.models import step_text_for_source
 
 ANNOTATION_FIELDS = [
@@ -88,7 +89,7 @@ def row_meta(a: dict, ctx: Context, split: str, extra: dict | None = None) -> di
         "violated_principles": a["violated_principles"],
         **(extra or {}),
     }
-    return {
+    meta = {
         "meta_trace_id": a["trace_id"],
         "meta_prompt_id": a["trace__prompt_id"],
         "meta_prompt_external_id": a["trace__prompt__external_id"],
@@ -100,6 +101,9 @@ def row_meta(a: dict, ctx: Context, split: str, extra: dict | None = None) -> di
         "meta_split": split,
         "meta_json": orjson.dumps(info, option=orjson.OPT_SORT_KEYS).decode(),
     }
+    if ctx.judge_labels:  # separate columns: the human labels above stay the human's
+        meta.update(meta_judge(a))
+    return meta
 
 
 def original_turn(a: dict, ctx: Context) -> dict:

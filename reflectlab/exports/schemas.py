@@ -70,8 +70,10 @@ class Context:
     reasoning_key: bool = field(init=False)
     hint_mode: str = field(init=False)
     correct_branches_only: bool = field(init=False)
+    judge_labels: bool = field(init=False)
 
     def __post_init__(self) -> None:
+        self.judge_labels = bool(self.options.get("judge_labels"))
         self.reasoning_key = self.options.get("reasoning") == "reasoning_content"
         self.hint_mode = self.options.get("hint_mode", "inline")
         self.correct_branches_only = self.options.get("branch_filter", "correct") == "correct"

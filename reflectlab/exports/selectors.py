@@ -55,7 +55,11 @@ READ_AHEAD = 4
 
 
 def annotation_rows(
-    *, project: Project, filters: dict[str, Any], fields: list[str]
+    *,
+    project: Project,
+    filters: dict[str, Any],
+    fields: list[str],
+    extra: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Plain dicts keyed by ``fields``, streamed (no model instances, flat memory).
 
@@ -87,15 +91,16 @@ def annotation_rows(
         else:
             expr = Cast(f, TextField())
         as_text[f"json_{i}"] = (f, expr)
+    extra = extra or {}  # computed columns (e.g. reflectlab.judges.exporting), by name
     qs = (
         annotations_for(project=project, filters=filters)
-        .annotate(**{alias: expr for alias, (_, expr) in as_text.items()})
-        .values_list(*plain, *as_text)
+        .annotate(**{alias: expr for alias, (_, expr) in as_text.items()}, **extra)
+        .values_list(*plain, *as_text, *extra)
     )
-    keys = [*plain, *(name for name, _ in as_text.values())]
+    keys = [*plain, *(name for name, _ in as_text.values()), *extra]
     decode = [name for name, _ in as_text.values() if name in JSON_FIELDS]
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        rows = _pg_stream(qs, expected=[*plain, *as_text])
+        rows = _pg_stream(qs, expected=[*plain, *as_text, *extra])
     else:
         rows = qs.iterator(chunk_size=CHUNK_SIZE)
     loads = orjson.loads

@@ -69,6 +69,8 @@ def export_normalize(
         "seed": str(options.pop("seed", "")),
         "splits": dict(parse_splits(options.pop("splits", None))),
     }
+    if options.pop("judge_labels", False):
+        out["judge_labels"] = True  # meta_judge_* columns (reflectlab.judges.exporting)
     variant = options.pop("variant", None)
     if options:
         raise ValueError(f"Unknown options: {sorted(options)}.")

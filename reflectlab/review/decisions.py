@@ -18,6 +18,7 @@ from django.utils import timezone
 from reflectlab.annotations.models import Annotation
 from reflectlab.annotations.validation import annotation_fields_validate
 from reflectlab.core.errors import Conflict
+from reflectlab.judges.memory import hint_memory_refresh
 from reflectlab.projects.models import Project
 from reflectlab.review.claims import MAX_ATTEMPTS, claim_ttl, claims_expire
 from reflectlab.review.models import Claim, Review
@@ -151,6 +152,8 @@ def review_decide(
         annotation=annotation, kind=Claim.Kind.REVIEW, state=Claim.State.ACTIVE
     ).update(state=Claim.State.DONE, ended_at=now)
     annotation.refresh_from_db()
+    if new_state == Annotation.State.ACCEPTED and annotation.hint:
+        hint_memory_refresh(project=annotation.project)  # the hint joins the hint memory
     return Review.objects.create(
         project_id=annotation.project_id,
         annotation=annotation,

@@ -23,6 +23,10 @@ class OrderKey:
     def value(self, trace: Any) -> int:
         raise NotImplementedError
 
+    def annotate(self, traces: Any, *, project_id: int) -> Any:
+        """Add what ``value`` reads to the ranking queryset (keys on other tables)."""
+        return traces
+
 
 class _WrongFirst(OrderKey):
     def value(self, trace) -> int:
@@ -58,6 +62,7 @@ ORDER_KEYS: dict[str, OrderKey] = {
     "reflection_share_desc": _ShareDesc("Largest reflection share first", 10),
     "truncated_first": _TruncatedFirst("Truncated first", 1),
 }
+# Apps add keys on their own data at start-up (judges: reflectlab/judges/routing.py).
 DEFAULT_ORDER = ["wrong_first", "corrective_first", "reflection_desc"]
 CORRECTNESS = {
     "any": "Any",
@@ -125,6 +130,11 @@ class QueuePolicy:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def annotate(self, traces: Any, *, project_id: int) -> Any:
+        for name in self.order:
+            traces = ORDER_KEYS[name].annotate(traces, project_id=project_id)
+        return traces
 
     def rank(self, trace: Any) -> int:
         value = 0

@@ -58,13 +58,16 @@ def queue_sync(*, project: Project, full: bool = False) -> int:
     change) need the full pass, which runs on policy changes and in the
     ``queue_refresh`` task (never on a page view: GETs do not write).
     """
-    roots = Trace.objects.filter(project=project, parent__isnull=True).only(*TRACE_POLICY_FIELDS)
+    policy = project_policy(project)
+    roots = policy.annotate(
+        Trace.objects.filter(project=project, parent__isnull=True).only(*TRACE_POLICY_FIELDS),
+        project_id=project.pk,
+    )
     if not full:
         last = QueueItem.objects.filter(project=project).order_by("-trace_id").values("trace_id")
         fresh = list(roots.filter(pk__gt=Coalesce(Subquery(last[:1]), 0)))
         if not fresh:
             return 0
-    policy = project_policy(project)
     gold_ids = set(GoldItem.objects.filter(project=project).values_list("trace_id", flat=True))
     if full:
         existing = {

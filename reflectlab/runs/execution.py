@@ -119,7 +119,7 @@ class Executor:
         pending: list[Outcome] = []  # finished, not yet written
         exhausted = False
         next_check = next_claim = 0.0
-        with leases.Heartbeat(self.holder), ThreadPoolExecutor(self.threads) as pool:
+        with self._heartbeat(), ThreadPoolExecutor(self.threads) as pool:
             futures = [pool.submit(self._thread_main) for _ in range(self.threads)]
             try:
                 self.slots.reserve()
@@ -127,7 +127,7 @@ class Executor:
                     now = time.monotonic()
                     if now >= next_check:
                         next_check = now + STATE_CHECK_SECONDS
-                        if not Run.objects.filter(pk=self.run.pk, state=Run.State.RUNNING).exists():
+                        if not self._still_running():
                             self.stop.set()
                         self.slots.trim()
                     unfinished = claimed - len(pending)
@@ -176,6 +176,19 @@ class Executor:
                 if pending:
                     self._write(pending)
                 self.slots.close()
+
+    # -- what a kind of work defines (a judge run subclasses these; see judges.execution)
+
+    def _heartbeat(self) -> leases.Heartbeat:
+        return leases.Heartbeat(self.holder)
+
+    def _still_running(self) -> bool:
+        return Run.objects.filter(pk=self.run.pk, state=Run.State.RUNNING).exists()
+
+    def _request(self, item: RunItem) -> GenerationRequest:
+        return GenerationRequest(
+            sampling=self.sampling, messages=chat_messages(self.config, item.prompt)
+        )
 
     def _room(self, unfinished: int) -> tuple[int, int]:
         """How many items to claim now, and the least worth a claim.
@@ -326,9 +339,7 @@ class Executor:
             connections.close_all()  # this thread's connections only
 
     def _attempt(self, item: RunItem) -> Outcome:
-        request = GenerationRequest(
-            sampling=self.sampling, messages=chat_messages(self.config, item.prompt)
-        )
+        request = self._request(item)
         max_attempts = 1 + self.config.max_retries
         attempt = 0
         while True:

@@ -62,10 +62,15 @@ def lease_expiry() -> timezone.datetime:
 
 
 class Heartbeat:
-    """Renews every lease of one holder until stopped (a daemon thread)."""
+    """Renews every lease of one holder until stopped (a daemon thread).
 
-    def __init__(self, holder: str):
+    ``item_models``: the work-item models whose running rows the holder claims
+    (``RunItem``; a judge run's items too).
+    """
+
+    def __init__(self, holder: str, *, item_models: tuple[type, ...] = (RunItem,)):
         self.holder = holder
+        self.item_models = item_models
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{holder}", daemon=True)
 
@@ -84,9 +89,10 @@ class Heartbeat:
                 try:
                     until = lease_expiry()
                     EndpointSlot.objects.filter(holder=self.holder).update(lease_until=until)
-                    RunItem.objects.filter(holder=self.holder, state=RunItem.State.RUNNING).update(
-                        lease_until=until
-                    )
+                    for model in self.item_models:
+                        model.objects.filter(holder=self.holder, state="running").update(
+                            lease_until=until
+                        )
                 except Exception:  # a missed beat only shortens the lease
                     logger.exception("lease heartbeat failed")
         finally:

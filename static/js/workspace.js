@@ -413,6 +413,11 @@
     });
     if (!editable) form.querySelectorAll("input, textarea, select, button").forEach((el) => { el.disabled = true; });
   }
+  // For static/js/assist.js: save before accepting a suggestion into the draft.
+  window.reflectlabWorkspace = {
+    save: () => save({ force: true }),
+    markSaved: () => { dirty = false; },
+  };
   window.addEventListener("beforeunload", (ev) => {
     if (editable && (dirty || conflicted) && !submitting) { ev.preventDefault(); ev.returnValue = ""; }
   });
