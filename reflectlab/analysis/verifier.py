@@ -32,10 +32,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
+try:
+    import resource  # Unix only: the CPU-time backstop below
+except ImportError:  # pragma: no cover
+    resource = None
+
 TIMED_OUT = "timed_out"
 _ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding reflectlab/
 _INNER_TIMEOUT = 3  # math-verify's own alarm, inside the child
 _STARTUP_TIMEOUT = 120.0
+_CHILD_CPU_SECONDS = 60  # a backstop for a child whose parent is gone
 
 
 def _env_float(name: str, default: float) -> float:
@@ -200,6 +206,18 @@ def _close() -> None:
 # -- the child ----------------------------------------------------------------------
 
 
+def _cpu_budget(seconds: int) -> None:
+    """Let the kernel kill this child (SIGXCPU) past ``seconds`` more CPU time:
+    the bound holds even when the parent died and nobody is left to kill it."""
+    if resource is None:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = int(usage.ru_utime + usage.ru_stime) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = used + seconds if hard == resource.RLIM_INFINITY else min(hard, used + seconds)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
 def _serve() -> None:
     # Imported here, in the child only: sympy and the LaTeX parser take a second to load.
     from math_verify import parse, verify
@@ -214,6 +232,7 @@ def _serve() -> None:
     out.write(b"ready\n")
     out.flush()
     for line in sys.stdin.buffer:
+        _cpu_budget(_CHILD_CPU_SECONDS)
         try:
             gold, answer = json.loads(line)
             if not gold:
