@@ -103,7 +103,9 @@ def test_other_threads_keep_running_while_a_grade_overruns(short_timeout, monkey
 
 def test_a_trace_with_a_timed_out_grade_says_so_and_is_not_wrong(short_timeout, monkeypatch):
     monkeypatch.setattr(grade, "refused", lambda value: False)
-    result = analyze(f"<think>\nHmm.\n</think>\n\nThe answer is \\boxed{{{POISON}}}.", reference="2")
+    result = analyze(
+        f"<think>\nHmm.\n</think>\n\nThe answer is \\boxed{{{POISON}}}.", reference="2"
+    )
     assert result.final_correct is None and result.grading == {TIMED_OUT: 1}
     assert to_dict(result)["grading"] == {TIMED_OUT: 1}
     assert "grading" not in to_dict(analyze("\\boxed{2}", reference="2"))
