@@ -16,6 +16,7 @@ SQL, a psycopg cursor) must call :func:`unescape` on what it reads.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import models
@@ -71,7 +72,18 @@ class NulSafeJSONField(models.JSONField):
     """A JSONField whose strings (keys included) may hold NUL (jsonb refuses ``\\u0000``)."""
 
     def get_prep_value(self, value):
-        return super().get_prep_value(_walk(value, escape))
+        value = super().get_prep_value(value)
+        if value is None:
+            return value
+        # Walking a large analysis in Python costs more than the write: look first,
+        # in C (json.dumps writes NUL and U+FFFF as these escapes).
+        try:
+            text = json.dumps(value, cls=self.encoder)
+        except (TypeError, ValueError):
+            return value  # let Django report what it cannot encode
+        if "\\u0000" in text or "\\uffff" in text:
+            return _walk(value, escape)
+        return value
 
     def from_db_value(self, value, expression, connection):
         decoded = super().from_db_value(value, expression, connection)
