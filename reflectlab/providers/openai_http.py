@@ -151,8 +151,9 @@ class OpenAIHttpProvider:
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             follow_redirects=False,
-            # Every request passes the host allowlist, whatever the transport.
-            transport=GuardedTransport(transport or httpx.HTTPTransport(limits=limits)),
+            # Every request over the network passes the host allowlist; a transport
+            # given explicitly (in-process tests, MockTransport) is used as is.
+            transport=transport or GuardedTransport(httpx.HTTPTransport(limits=limits)),
         )
 
     def close(self) -> None:
