@@ -293,13 +293,13 @@ class _JobProgress:
             self.side.close()
 
 
-def import_job_execute(*, job_id: int) -> None:
+def import_job_execute(*, job_id: int, raise_db_errors: bool = False) -> None:
     """Run one import job (idempotent: a finished job is left alone).
 
     Claimed compare-and-set (``core.jobs``): from QUEUED, or from RUNNING only
-    when its worker's lease lapsed. A transient database error goes up to the
-    task, which retries (the import is all-or-nothing per file and re-importing
-    changes nothing, so trying again is safe).
+    when its worker's lease lapsed. On a worker (``raise_db_errors``) a transient
+    database error goes up to the task, which retries (re-importing changes
+    nothing, so trying again is safe); inline, the job fails and says so.
     """
     holder = new_holder()
     if not job_claim(model=ImportJob, pk=job_id, holder=holder):
@@ -318,10 +318,14 @@ def import_job_execute(*, job_id: int) -> None:
                 allow_partial=job.allow_partial,
                 on_progress=progress,
             )
-    except TRANSIENT_DB_ERRORS:
-        raise  # the task retries
+    except TRANSIENT_DB_ERRORS as exc:
+        if raise_db_errors:
+            raise  # the task retries
+        logger.exception("import job %s failed", job_id)
+        _job_failed(job_id, exc, None)
+        return
     except ImportFailed as failed:
-        if isinstance(failed.__cause__, TRANSIENT_DB_ERRORS):
+        if raise_db_errors and isinstance(failed.__cause__, TRANSIENT_DB_ERRORS):
             raise failed.__cause__ from None
         _job_failed(job_id, failed.__cause__, failed.report)
         return

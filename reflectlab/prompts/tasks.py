@@ -21,7 +21,9 @@ IMPORT_SOFT_LIMIT = 6 * 3600
     max_retries=JOB_DB_RETRIES,
 )
 def import_job_task(self, job_id: int) -> None:
-    run_retrying_db_errors(self, f"import {job_id}", lambda: import_job_execute(job_id=job_id))
+    run_retrying_db_errors(
+        self, f"import {job_id}", lambda: import_job_execute(job_id=job_id, raise_db_errors=True)
+    )
 
 
 @worker_ready.connect

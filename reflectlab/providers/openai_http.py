@@ -84,8 +84,8 @@ def _plain(message: object) -> str | None:
     message = message.strip()
     if not message or len(message) > MAX_SERVER_MESSAGE_CHARS or not message.isprintable():
         return None
-    if any(c in message for c in "<>{}`"):
-        return None  # markup or a structure, not a sentence
+    if any(c in message for c in "<>`"):
+        return None  # markup, not a sentence
     return message
 
 
