@@ -278,7 +278,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.1,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis/SQS redeliver an unacknowledged (acks_late) task after this long, even
+    # to a second worker while the first still runs it: it must exceed the longest
+    # task time limit (a run: 24 h + 5 min). A dead worker's work is resumed sooner,
+    # when any worker starts (worker_ready hooks) — redelivery is the backstop.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 25 * 3600)
+    }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -20,6 +20,7 @@ from reflectlab.analysis.answers import (
 from reflectlab.analysis.classify import Step, classify_steps, episodes, reflective_indices
 from reflectlab.analysis.extract import Extraction, extract
 from reflectlab.analysis.grade import grade as grade_answer
+from reflectlab.analysis.grade import grading_tally
 from reflectlab.analysis.lexicon import Lexicon
 from reflectlab.analysis.metrics import Metrics, compute_metrics
 from reflectlab.analysis.reflections import Reflection, label_reflections
@@ -109,12 +110,14 @@ def analyze(
     if ext.answer_start is not None:
         response_lower = lower if text is response else _lowered(response)
         answer = find_candidates(response, response_lower, ext.answer_start, len(response))
-    candidates = _graded(thinking + answer, reference)
-    final = pick_final(candidates[len(thinking) :], candidates[: len(thinking)])
-    final_correct = _final_correctness(final, reference)
-    reflective = reflective_indices(steps)
-    runs = episodes(reflective)
-    reflections = label_reflections(candidates, reflective, len(steps))
+    with grading_tally() as tally:
+        candidates = _graded(thinking + answer, reference)
+        final = pick_final(candidates[len(thinking) :], candidates[: len(thinking)])
+        final_correct = _final_correctness(final, reference)
+        reflective = reflective_indices(steps)
+        runs = episodes(reflective)
+        reflections = label_reflections(candidates, reflective, len(steps))
+        reached = _reached_tentatively(tentative, candidates, reference)
     metrics = compute_metrics(
         steps=steps,
         reflective=reflective,
@@ -123,7 +126,7 @@ def analyze(
         reflections=reflections,
         final_correct=final_correct,
         has_final=final is not None,
-        tentative_reached_step=_reached_tentatively(tentative, candidates, reference),
+        tentative_reached_step=reached,
         truncated=ext.truncated,
         think_start=ext.think_start,
         think_end=ext.think_end,
@@ -141,4 +144,5 @@ def analyze(
         metrics=metrics,
         uncertainty=uncertainty(logprobs) if logprobs else None,
         split_points=tuple(sorted(split_points)),
+        grading=dict(tally),
     )

@@ -1,31 +1,75 @@
-"""Grading answers with HF math-verify, made cheap and crash-proof.
+"""Grading answers with HF math-verify, made cheap, crash-proof and bounded.
 
 - References are normalised first: a GSM8K reference is a full solution ending
   in ``#### N`` and the answer is ``N``; a plain reference is wrapped in
   ``\\boxed{…}`` so math-verify's LaTeX extractor reads all of it.
 - Numbers that compare equal (or, for integers, unequal) as plain decimals never
-  reach math-verify: most GSM8K answers are settled here.
-- Every distinct parse and every distinct comparison is computed once (LRU).
-- math-verify enforces its timeouts with ``signal.alarm``, which only works in
-  the main thread; elsewhere (Celery threads, web servers) we pass no timeout.
-  Any exception, timeout included, grades as ``None`` (unknown), never a crash.
+  reach math-verify: most GSM8K answers are settled here, in this process.
+- What is left goes to math-verify in a child process (``verifier``) under a
+  hard timeout: an answer like ``9^{9^{9^{9}}}`` makes sympy compute for ever
+  in C code holding the GIL, which no thread or signal can stop — the child is
+  killed instead. Exponent towers, huge exponents or factorials and answers
+  over ``MAX_ANSWER_CHARS`` are refused before that, at no cost.
+- A timeout or a refusal grades as ``None`` (unknown, never wrong) and is
+  counted: ``grade_outcome`` says which, ``grading_tally`` counts them per
+  analysis, ``grading_stats`` per process.
+- Every distinct comparison is computed once (LRU), a timed-out one included:
+  a poison pill costs its timeout once, not on every trace that repeats it.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import NamedTuple
+
+from reflectlab.analysis import verifier
 
 _NUMBER_RE = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+")
 _NUMBER_DECOR = " \t\n$\\!,.;:"
 _TEXT_WRAP_RE = re.compile(r"^\\(?:text|mathrm|textbf)\{([^{}]*)\}$")
-_TIMEOUT_SECONDS = 5
 
-logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns when timeouts are off
+GRADED, UNKNOWN, TIMED_OUT, REFUSED = "graded", "unknown", verifier.TIMED_OUT, "refused"
+MAX_ANSWER_CHARS = 300
+# Values whose evaluation explodes: a power of a power (9^{9^9}, 9^9^9, 2^{3}^{4},
+# 9**9**9), a power with a six-digit exponent, a factorial of a five-digit number.
+_EXPLOSIVE_RE = re.compile(
+    r"\^\s*\{[^{}]*\^|\^\s*\{[^{}]*\}\s*\^|\^\s*\(?[\w.]+\)?\s*\^"
+    r"|\*\*\s*\(?[\w.]+\)?\s*\*\*|\^\s*\{?\s*\d{6,}|\*\*\s*\d{6,}|\d{5,}\s*!"
+)
+
+
+class Grade(NamedTuple):
+    correct: bool | None
+    status: str  # GRADED, UNKNOWN (unreadable), TIMED_OUT or REFUSED
+
+
+_stats: Counter[str] = Counter()
+_stats_lock = threading.Lock()
+_tally: ContextVar[Counter[str] | None] = ContextVar("grading_tally", default=None)
+
+
+def grading_stats() -> dict[str, int]:
+    """Process-wide counts of math-verify comparisons by outcome (cached ones once)."""
+    with _stats_lock:
+        return dict(_stats)
+
+
+@contextmanager
+def grading_tally() -> Iterator[Counter[str]]:
+    """Count the timed-out and refused comparisons made inside the block (this thread)."""
+    tally: Counter[str] = Counter()
+    token = _tally.set(tally)
+    try:
+        yield tally
+    finally:
+        _tally.reset(token)
 
 
 def reference_answer(reference: str) -> str:
@@ -47,42 +91,24 @@ def plain_number(value: str) -> Decimal | None:
         return None
 
 
-def _timeout() -> int | None:
-    return _TIMEOUT_SECONDS if threading.current_thread() is threading.main_thread() else None
-
-
-@lru_cache(maxsize=1)
-def _math_verify() -> tuple[Any, Any, type[BaseException]]:
-    # Imported on first use: sympy and the LaTeX parser take about a second to load.
-    from math_verify import parse, verify
-    from math_verify.errors import TimeoutException
-
-    return parse, verify, TimeoutException
-
-
-@lru_cache(maxsize=65536)
-def parse_value(value: str) -> tuple[Any, ...]:
-    """math-verify's parse of ``\\boxed{value}`` (else ``$value$``); ``()`` when unreadable."""
-    parse, _, timeout_error = _math_verify()
-    try:
-        parsed = parse(f"\\boxed{{{value}}}", parsing_timeout=_timeout())
-        if not parsed:
-            parsed = parse(f"${value}$", parsing_timeout=_timeout())
-        return tuple(parsed)
-    except (Exception, timeout_error):  # math-verify may raise anything, timeouts included
-        return ()
+def refused(value: str) -> bool:
+    """Whether ``value`` is too long or too explosive to hand to math-verify at all."""
+    return len(value) > MAX_ANSWER_CHARS or _EXPLOSIVE_RE.search(value) is not None
 
 
 @lru_cache(maxsize=262144)
-def _verify(gold: str, answer: str) -> bool | None:
-    parsed_gold, parsed_answer = parse_value(gold), parse_value(answer)
-    if not parsed_gold or not parsed_answer:
-        return None
-    _, verify, timeout_error = _math_verify()
-    try:
-        return bool(verify(list(parsed_gold), list(parsed_answer), timeout_seconds=_timeout()))
-    except (Exception, timeout_error):
-        return None
+def _verify(gold: str, answer: str) -> Grade:
+    if refused(gold) or refused(answer):
+        grade = Grade(None, REFUSED)
+    else:
+        verdict = verifier.pool().verify(gold, answer)
+        if verdict == verifier.TIMED_OUT:
+            grade = Grade(None, TIMED_OUT)
+        else:
+            grade = Grade(verdict, UNKNOWN if verdict is None else GRADED)
+    with _stats_lock:
+        _stats[grade.status] += 1
+    return grade
 
 
 # Presentation that never changes a value: math delimiters, spacing commands,
@@ -107,26 +133,34 @@ def simplified(value: str) -> str:
 
 
 def equivalent(gold: str, answer: str) -> bool | None:
-    """Whether ``answer`` equals ``gold`` mathematically; ``None`` when unknown.
+    """Whether ``answer`` equals ``gold`` mathematically; ``None`` when unknown."""
+    return equivalence(gold, answer).correct
+
+
+def equivalence(gold: str, answer: str) -> Grade:
+    """``equivalent`` with its status.
 
     Cheap exact checks first (equal after removing presentation, plain
     numbers, the one number of a short sentence); math-verify, on the original
-    strings, only for what they cannot settle.
+    strings and in a child process, only for what they cannot settle.
     """
     if gold == answer:
-        return True
+        return Grade(True, GRADED)
     simple_gold, simple_answer = simplified(gold), simplified(answer)
     if simple_gold == simple_answer:
-        return True
+        return Grade(True, GRADED)
     a, b = plain_number(simple_gold), plain_number(simple_answer)
     if a is not None and b is None:
         b = sole_number(answer)
     if a is not None and b is not None:
         if a == b:
-            return True
+            return Grade(True, GRADED)
         if a == a.to_integral_value() and b == b.to_integral_value():
-            return False  # distinct integers: nothing for math-verify to add
-    return _verify(gold, answer)
+            return Grade(False, GRADED)  # distinct integers: nothing for math-verify to add
+    grade = _verify(gold, answer)
+    if grade.status in (TIMED_OUT, REFUSED) and (tally := _tally.get()) is not None:
+        tally[grade.status] += 1
+    return grade
 
 
 _WORD_RE = re.compile(r"[A-Za-z]{2,}")
@@ -144,9 +178,14 @@ def sole_number(text: str) -> Decimal | None:
 
 def grade(reference: str | None, answer: str | None) -> bool | None:
     """Correctness of ``answer`` against a raw reference (GSM8K or LaTeX)."""
+    return grade_outcome(reference, answer).correct
+
+
+def grade_outcome(reference: str | None, answer: str | None) -> Grade:
+    """``grade`` with its status: a timeout or a refusal is unknown, not wrong."""
     if reference is None or answer is None:
-        return None
+        return Grade(None, UNKNOWN)
     gold = reference_answer(reference)
     if not gold:
-        return None
-    return equivalent(gold, answer)
+        return Grade(None, UNKNOWN)
+    return equivalence(gold, answer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reflectlab.analysis.answers import Candidate
 from reflectlab.analysis.classify import Step
@@ -32,6 +32,8 @@ class TraceAnalysis:
     # Offsets (into the thinking text) where a sentence inside a step opens
     # with a strong cue: suggested step splits (see ``classify_steps``).
     split_points: tuple[int, ...] = ()
+    # Comparisons that timed out or were refused (grade.py): their grades are unknown.
+    grading: dict[str, int] = field(default_factory=dict)
 
     @property
     def truncated(self) -> bool:

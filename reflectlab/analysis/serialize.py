@@ -61,6 +61,8 @@ def to_dict(analysis: TraceAnalysis) -> dict[str, Any]:
         "metrics": {k: _rounded(v) for k, v in asdict(analysis.metrics).items()},
         "split_points": list(analysis.split_points),
     }
+    if analysis.grading:  # e.g. {"timed_out": 1}: those grades are unknown, not wrong
+        out["grading"] = dict(sorted(analysis.grading.items()))
     if analysis.uncertainty is not None:
         u = analysis.uncertainty
         out["uncertainty"] = {

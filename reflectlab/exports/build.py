@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 import reflectlab
+from reflectlab.core.jobs import JobLease
 from reflectlab.exports import selectors
 from reflectlab.exports.kinds import KINDS, VARIANTS, Kind
 from reflectlab.exports.models import Export
@@ -36,8 +37,9 @@ def _dumps(value: Any) -> bytes:
 class Progress:
     """Reports progress at most every ``PROGRESS_SECONDS`` (a commit costs milliseconds)."""
 
-    def __init__(self, export_id: int):
+    def __init__(self, export_id: int, lease: JobLease | None = None):
         self.export_id = export_id
+        self.lease = lease  # our claim: a worker that lost it stops
         self.done = 0
         self.last = time.monotonic()
 
@@ -48,11 +50,12 @@ class Progress:
 
     def flush(self) -> None:
         # One query both reports progress and notices a cancellation.
-        alive = Export.objects.filter(pk=self.export_id, state=Export.State.RUNNING).update(
+        mine = {"holder": self.lease.holder} if self.lease is not None else {}
+        alive = Export.objects.filter(pk=self.export_id, state=Export.State.RUNNING, **mine).update(
             rows_done=self.done
         )
         self.last = time.monotonic()
-        if not alive:
+        if not alive or (self.lease is not None and self.lease.lost.is_set()):
             raise ExportCancelled
 
 
@@ -101,7 +104,7 @@ def canonical_record(trace: Trace) -> dict[str, Any]:
     }
 
 
-def export_build(*, export: Export, work: Path) -> dict[str, Any]:
+def export_build(*, export: Export, work: Path, lease: JobLease | None = None) -> dict[str, Any]:
     """Write every file of ``export`` into ``work``; the caller moves the result into place."""
     project = export.project
     options, filters = export.options, export.filters
@@ -120,7 +123,7 @@ def export_build(*, export: Export, work: Path) -> dict[str, Any]:
             for name, c in configs.items()
         }
     sinks = Sinks(work, export, configs)
-    progress = Progress(export.pk)
+    progress = Progress(export.pk, lease)
     routes: dict[tuple[str, str], Route] = {}
 
     def emit(config: str, split: str, row: dict[str, Any], nested: Any = None) -> None:

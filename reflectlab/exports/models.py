@@ -6,6 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import models
 
+from reflectlab.core.jobs import LeasedJob
 from reflectlab.projects.models import Project
 
 
@@ -24,7 +25,7 @@ def exports_root() -> Path:
     return root
 
 
-class Export(models.Model):
+class Export(LeasedJob):
     """One trainer-ready dataset export (DESIGN §8): immutable once finished.
 
     The file lives under ``exports_root()/<id>/``; its bytes depend only on

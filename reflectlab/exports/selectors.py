@@ -16,6 +16,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
 from reflectlab.annotations.models import Annotation
+from reflectlab.core.fields import NulSafeTextField, unescape
 from reflectlab.exports.models import Export
 from reflectlab.projects.models import Project
 from reflectlab.review.models import GoldItem, Review
@@ -99,18 +100,33 @@ def annotation_rows(
     )
     keys = [*plain, *(name for name, _ in as_text.values()), *extra]
     decode = [name for name, _ in as_text.values() if name in JSON_FIELDS]
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    raw = connection.vendor == "postgresql" and not connection.in_atomic_block
+    if raw:
         rows = _pg_stream(qs, expected=[*plain, *as_text, *extra])
+        # Raw tuples skip Django's converters: NUL-safe text comes back escaped.
+        escaped = [f for f in plain if _nul_safe(Annotation, f)]
     else:
         rows = qs.iterator(chunk_size=CHUNK_SIZE)
+        escaped = []
     loads = orjson.loads
     for row in rows:
         a = dict(zip(keys, row, strict=True))
+        for name in escaped:
+            if (value := a[name]) is not None:
+                a[name] = unescape(value)
         for name in decode:
             value = a[name]
             if value is not None:
                 a[name] = loads(value)
         yield a
+
+
+def _nul_safe(model: type, path: str) -> bool:
+    """Whether the column at ``path`` (``trace__raw_response``) is a NulSafeTextField."""
+    *relations, name = path.split("__")
+    for relation in relations:
+        model = model._meta.get_field(relation).related_model
+    return isinstance(model._meta.get_field(name), NulSafeTextField)
 
 
 def _pg_stream(qs: QuerySet, *, expected: list[str]) -> Iterator[tuple]:

@@ -12,8 +12,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from reflectlab.core.db import TRANSIENT_DB_ERRORS
 from reflectlab.core.errors import error_text
 from reflectlab.core.ids import bounded_id
+from reflectlab.core.jobs import JobLease, job_claim, new_holder
 from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.exports.build import ExportCancelled, export_build
 from reflectlab.exports.kinds import VARIANTS
@@ -137,37 +139,45 @@ def export_cancel(*, export: Export) -> bool:
 def export_execute(*, export_id: int) -> None:
     """Write one export (idempotent: a finished export is left alone).
 
-    Everything is written under a temporary folder and moved into place only
-    on success; a failure or a cancellation leaves no file behind.
+    Claimed compare-and-set (``core.jobs``): from QUEUED, or from RUNNING only
+    when its worker's lease lapsed, so a redelivered task never rebuilds an
+    export another worker is writing. Everything is written under a temporary
+    folder and moved into place only on success; a failure or a cancellation
+    leaves no file behind. A transient database error goes up to the task
+    (which retries) once the folder is removed.
     """
-    claimed = Export.objects.filter(
-        pk=export_id, state__in=[Export.State.QUEUED, Export.State.RUNNING]
-    ).update(state=Export.State.RUNNING, started_at=timezone.now(), rows_done=0)
-    if not claimed:
+    holder = new_holder()
+    if not job_claim(
+        model=Export, pk=export_id, holder=holder, started_at=timezone.now(), rows_done=0
+    ):
         return
     export = Export.objects.select_related("project").get(pk=export_id)
     export.directory.mkdir(parents=True, exist_ok=True)
     work = export.directory / f".tmp-{uuid.uuid4().hex}"
     work.mkdir()
     try:
-        result = export_build(export=export, work=work)
-        final = export.directory / result["file_name"]
-        os.replace(work / result["file_name"], final)
-        final.chmod(0o444)
+        with JobLease(Export, export_id, holder) as lease:
+            result = export_build(export=export, work=work, lease=lease)
+            final = export.directory / result["file_name"]
+            os.replace(work / result["file_name"], final)
+            final.chmod(0o444)
     except ExportCancelled:
         shutil.rmtree(work, ignore_errors=True)
         return
+    except TRANSIENT_DB_ERRORS:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     except Exception as exc:
         logger.exception("export %s failed", export_id)
         shutil.rmtree(work, ignore_errors=True)
-        Export.objects.filter(pk=export_id).exclude(state=Export.State.CANCELLED).update(
+        Export.objects.filter(pk=export_id, holder=holder, state=Export.State.RUNNING).update(
             state=Export.State.FAILED,
             error=error_text(exc)[:MAX_ERROR_CHARS],
             finished_at=timezone.now(),
         )
         return
     shutil.rmtree(work, ignore_errors=True)
-    done = Export.objects.filter(pk=export_id, state=Export.State.RUNNING).update(
+    done = Export.objects.filter(pk=export_id, holder=holder, state=Export.State.RUNNING).update(
         state=Export.State.SUCCEEDED,
         file_name=result["file_name"],
         files=result["files"],
@@ -176,6 +186,8 @@ def export_execute(*, export_id: int) -> None:
         sha256=result["sha256"],
         rows_done=result["rows_done"],
         finished_at=timezone.now(),
+        holder="",
+        lease_until=None,
     )
-    if not done and Export.objects.filter(pk=export_id, state=Export.State.CANCELLED).exists():
-        final.unlink(missing_ok=True)  # cancelled at the last moment: keep nothing
+    if not done and not Export.objects.filter(pk=export_id, file_name=final.name).exists():
+        final.unlink(missing_ok=True)  # cancelled (or taken over) at the last moment

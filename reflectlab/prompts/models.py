@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from reflectlab.core.jobs import LeasedJob
 from reflectlab.projects.models import Project
 
 
@@ -42,7 +43,7 @@ class Prompt(models.Model):
         return users[-1] if users else ""
 
 
-class ImportJob(models.Model):
+class ImportJob(LeasedJob):
     """One uploaded file of prompts or traces, validated and imported on a worker."""
 
     class Kind(models.TextChoices):

@@ -13,6 +13,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from reflectlab.core.db import TRANSIENT_DB_ERRORS
+from reflectlab.core.jobs import JobLease, job_claim, jobs_to_resume, new_holder
 from reflectlab.projects.models import Project
 from reflectlab.prompts.models import ImportJob
 from reflectlab.prompts.parsing import PROMPT_TARGETS, TRACE_TARGETS, Mapping, parse_file
@@ -291,17 +293,22 @@ class _JobProgress:
             self.side.close()
 
 
-def import_job_execute(*, job_id: int) -> None:
-    """Run one import job (idempotent: a finished job is left alone)."""
-    claimed = ImportJob.objects.filter(
-        pk=job_id, state__in=[ImportJob.State.QUEUED, ImportJob.State.RUNNING]
-    ).update(state=ImportJob.State.RUNNING)
-    if not claimed:
+def import_job_execute(*, job_id: int, raise_db_errors: bool = False) -> None:
+    """Run one import job (idempotent: a finished job is left alone).
+
+    Claimed compare-and-set (``core.jobs``): from QUEUED, or from RUNNING only
+    when its worker's lease lapsed. On a worker (``raise_db_errors``) a transient
+    database error goes up to the task, which retries (re-importing changes
+    nothing, so trying again is safe); inline, the job fails and says so.
+    """
+    holder = new_holder()
+    if not job_claim(model=ImportJob, pk=job_id, holder=holder):
         return
     job = ImportJob.objects.select_related("project").get(pk=job_id)
+    mine = ImportJob.objects.filter(pk=job_id, holder=holder, state=ImportJob.State.RUNNING)
     progress = _JobProgress(job_id)
     try:
-        with job.file.open("rb") as stream:
+        with JobLease(ImportJob, job_id, holder), job.file.open("rb") as stream:
             report = import_stream(
                 project=job.project,
                 stream=stream,
@@ -311,7 +318,15 @@ def import_job_execute(*, job_id: int) -> None:
                 allow_partial=job.allow_partial,
                 on_progress=progress,
             )
+    except TRANSIENT_DB_ERRORS as exc:
+        if raise_db_errors:
+            raise  # the task retries
+        logger.exception("import job %s failed", job_id)
+        _job_failed(job_id, exc, None)
+        return
     except ImportFailed as failed:
+        if raise_db_errors and isinstance(failed.__cause__, TRANSIENT_DB_ERRORS):
+            raise failed.__cause__ from None
         _job_failed(job_id, failed.__cause__, failed.report)
         return
     except Exception as exc:
@@ -321,7 +336,7 @@ def import_job_execute(*, job_id: int) -> None:
     finally:
         progress.close()
     failed = report["rows_rejected"] and not job.allow_partial
-    ImportJob.objects.filter(pk=job_id).update(
+    mine.update(
         state=ImportJob.State.FAILED if failed else ImportJob.State.SUCCEEDED,
         rows_written=report["rows_written"],
         rows_skipped=report["rows_skipped"],
@@ -329,6 +344,8 @@ def import_job_execute(*, job_id: int) -> None:
         errors=report["errors"],
         bytes_done=job.bytes_total,
         finished_at=timezone.now(),
+        holder="",
+        lease_until=None,
     )
 
 
@@ -349,3 +366,8 @@ def _job_failed(job_id: int, exc: BaseException | None, report: dict[str, Any] |
         errors=[*report["errors"], {"line": None, "error": message}],
         finished_at=timezone.now(),
     )
+
+
+def import_jobs_recover() -> list[int]:
+    """Jobs to enqueue when a worker starts: queued ones and those whose worker died."""
+    return jobs_to_resume(ImportJob)

@@ -1,8 +1,39 @@
+"""Import tasks: idempotent (the service claims compare-and-set) and resumed at worker start."""
+
+import logging
+
 from celery import shared_task
+from celery.signals import worker_ready
 
-from reflectlab.prompts.services import import_job_execute
+from reflectlab.core.tasks import JOB_DB_RETRIES, run_retrying_db_errors
+from reflectlab.prompts.services import import_job_execute, import_jobs_recover
+
+logger = logging.getLogger(__name__)
+
+IMPORT_SOFT_LIMIT = 6 * 3600
 
 
-@shared_task(acks_late=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 300)
-def import_job_task(job_id: int) -> None:
-    import_job_execute(job_id=job_id)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    soft_time_limit=IMPORT_SOFT_LIMIT,
+    time_limit=IMPORT_SOFT_LIMIT + 300,
+    max_retries=JOB_DB_RETRIES,
+)
+def import_job_task(self, job_id: int) -> None:
+    run_retrying_db_errors(
+        self, f"import {job_id}", lambda: import_job_execute(job_id=job_id, raise_db_errors=True)
+    )
+
+
+@worker_ready.connect
+def _resume_imports(sender=None, **kwargs) -> None:
+    try:
+        ids = import_jobs_recover()
+    except Exception:  # e.g. a database not migrated yet: never stop the worker
+        logger.exception("could not resume imports")
+        return
+    for job_id in ids:
+        import_job_task.delay(job_id)
+    if ids:
+        logger.info("resumed %d imports", len(ids))

@@ -33,8 +33,13 @@ class ModelConfigForm(forms.ModelForm):
         model = ModelConfig
         fields = EDITABLE_FIELDS
         labels = {"base_url": "Base URL", "api_key_env": "API key variable"}
+        help_texts = {
+            "api_key_env": "Name of the environment variable on the workers that holds the key: "
+            "REFLECTLAB_KEY_… or one the operator allows in REFLECTLAB_ALLOWED_KEY_ENVS.",
+            "base_url": "A host the operator allows in REFLECTLAB_MODEL_HOSTS.",
+        }
         widgets = {
-            "api_key_env": EnvNameInput(attrs={"placeholder": "OPENAI_API_KEY"}),
+            "api_key_env": EnvNameInput(attrs={"placeholder": "REFLECTLAB_KEY_OPENAI"}),
             "system_prompt": forms.Textarea(attrs={"rows": 3}),
             "base_url": forms.TextInput(attrs={"placeholder": "http://127.0.0.1:8000/v1"}),
         }

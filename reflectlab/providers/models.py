@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from reflectlab.projects.models import Project
-from reflectlab.providers import chat_templates
+from reflectlab.providers import chat_templates, outbound
 
 env_name_validator = RegexValidator(
     r"^[A-Za-z_][A-Za-z0-9_]{0,99}$",
@@ -130,12 +131,15 @@ class ModelConfig(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
+        errors: dict[str, str] = {}
         if self.provider == self.Provider.OPENAI and not self.base_url:
-            raise ValidationError({"base_url": "An OpenAI-compatible config needs a base URL."})
-        if self.base_url and not self.base_url.startswith(("http://", "https://")):
-            raise ValidationError({"base_url": "Start the base URL with http:// or https://."})
+            errors["base_url"] = "An OpenAI-compatible config needs a base URL."
+        elif self.base_url and (problem := outbound.base_url_error(self.base_url)):
+            errors["base_url"] = problem
+        if problem := outbound.key_env_error(self.api_key_env):
+            errors["api_key_env"] = problem
+        if errors:
+            raise ValidationError(errors)
         if self.provider == self.Provider.OPENAI and self.continuation_mode == (
             self.Continuation.LOCAL_PREFIX
         ):
@@ -163,7 +167,9 @@ class ModelConfig(models.Model):
 
     @property
     def api_key_configured(self) -> bool:
-        """Whether the named variable is set in *this* process (never its value)."""
-        import os
-
-        return bool(self.api_key_env and os.environ.get(self.api_key_env))
+        """Whether the named variable is allowed and set in *this* process (never
+        its value): a name outside the allowlist says nothing about the environment."""
+        try:
+            return outbound.api_key_read(self.api_key_env) is not None
+        except outbound.OutboundRefused:
+            return False

@@ -11,12 +11,20 @@ extracts the thinking from there (DESIGN §4).
 Errors are classified for the caller's retry loop: 408/409/425/429/5xx,
 timeouts and connection resets are transient (``Retry-After`` is honoured);
 everything else — other 4xx, malformed JSON, a response without choices — is
-permanent and reported with the server's own message.
+permanent. Redirects are refused, never followed (a redirect could lead past
+the host allowlist, ``outbound``).
+
+Error messages never echo a foreign body: they give the status and its
+standard phrase, plus the OpenAI-style ``error.message`` only when it is short
+plain text (one line, at most ``MAX_SERVER_MESSAGE_CHARS`` printable
+characters, no markup) — ``HTTP 429 Too Many Requests: Rate limit reached``.
+A longer or odd message, an HTML page, a non-JSON body: status and phrase only.
 """
 
 from __future__ import annotations
 
 import email.utils
+import http
 import json
 import re
 import time
@@ -25,7 +33,6 @@ from typing import Any
 
 import httpx
 
-from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.providers import chat_templates
 from reflectlab.providers.base import (
     Generation,
@@ -41,8 +48,10 @@ from reflectlab.providers.openai_parse import (
     parse_chat,
     parse_completion,
 )
+from reflectlab.providers.outbound import GuardedTransport, OutboundRefused
 
 TRANSIENT_STATUS = {408, 409, 425, 429}
+MAX_SERVER_MESSAGE_CHARS = 200
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -61,20 +70,48 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _server_message(response: httpx.Response) -> str:
-    """The provider's own error message, short, for the per-item error list."""
-    text = response.text
+def _status_text(status: int) -> str:
     try:
-        body = json.loads(text)
+        return f"HTTP {status} {http.HTTPStatus(status).phrase}"
     except ValueError:
-        return text.strip()[:MAX_ERROR_CHARS] or response.reason_phrase
+        return f"HTTP {status}"
+
+
+def _plain(message: object) -> str | None:
+    """``message`` when it is short plain text fit to show a user, else ``None``."""
+    if not isinstance(message, str):
+        return None
+    message = message.strip()
+    if not message or len(message) > MAX_SERVER_MESSAGE_CHARS or not message.isprintable():
+        return None
+    if any(c in message for c in "<>`"):
+        return None  # markup, not a sentence
+    return message
+
+
+def _server_message(response: httpx.Response) -> str:
+    """Status, phrase and — only when short plain text — the OpenAI-style message."""
+    status = _status_text(response.status_code)
+    try:
+        body = json.loads(response.content[:65536])
+    except ValueError:
+        return status
+    message = None
     if isinstance(body, dict):
         error = body.get("error", body.get("detail", body.get("message")))
         if isinstance(error, dict):
-            error = error.get("message") or json.dumps(error)
-        if error:
-            return str(error)[:MAX_ERROR_CHARS]
-    return text.strip()[:MAX_ERROR_CHARS]
+            error = error.get("message")
+        message = _plain(error)
+    return f"{status}: {message}" if message else status
+
+
+def _refuse_redirect(response: httpx.Response) -> None:
+    if response.is_redirect:
+        raise PermanentProviderError(
+            f"{_status_text(response.status_code)}: the server redirects; redirects are "
+            "not followed — set the base URL to the final address.",
+            status=response.status_code,
+        )
 
 
 def render_chatml(messages: list[dict[str, Any]], assistant_prefix: str) -> str:
@@ -106,14 +143,17 @@ class OpenAIHttpProvider:
             raise PermanentProviderError("The model config has no base URL.")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.base_url = base_url.rstrip("/")
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
         self.client = httpx.Client(
             base_url=self.base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            transport=transport,
+            follow_redirects=False,
+            # Every request over the network passes the host allowlist; a transport
+            # given explicitly (in-process tests, MockTransport) is used as is.
+            transport=transport or GuardedTransport(httpx.HTTPTransport(limits=limits)),
         )
 
     def close(self) -> None:
@@ -164,15 +204,15 @@ class OpenAIHttpProvider:
         """``GET /models`` — used by "test connection" with a short timeout."""
         try:
             response = self.client.get("/models", timeout=timeout)
+        except OutboundRefused as exc:
+            raise PermanentProviderError(str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise TransientProviderError(f"No answer within {timeout:g} s.") from exc
         except httpx.TransportError as exc:
             raise TransientProviderError(f"Cannot connect: {exc}") from exc
+        _refuse_redirect(response)
         if response.status_code >= 400:
-            raise PermanentProviderError(
-                f"HTTP {response.status_code}: {_server_message(response)}",
-                status=response.status_code,
-            )
+            raise PermanentProviderError(_server_message(response), status=response.status_code)
         try:
             data = response.json()
         except ValueError as exc:
@@ -232,6 +272,8 @@ class OpenAIHttpProvider:
         started = time.perf_counter()
         try:
             response = self.client.post(path, json=body)
+        except OutboundRefused as exc:
+            raise PermanentProviderError(str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise TransientProviderError(f"Timed out ({type(exc).__name__}).") from exc
         except httpx.TransportError as exc:
@@ -245,7 +287,8 @@ class OpenAIHttpProvider:
         except ValueError as exc:
             if not looks_like_sse(response.headers.get("content-type", ""), response.text):
                 raise PermanentProviderError(
-                    f"Malformed JSON from the server: {response.text[:200]!r}", status=status
+                    f"Malformed JSON from the server ({len(response.content)} bytes).",
+                    status=status,
                 ) from exc
             # A streaming-only server answered with events although none were asked for.
             merger = StreamMerger(chat=path.startswith("/chat"))
@@ -262,7 +305,7 @@ class OpenAIHttpProvider:
         merger = StreamMerger(chat=path.startswith("/chat"))
         try:
             with self.client.stream("POST", path, json=body) as response:
-                if response.status_code >= 400:
+                if response.status_code >= 300:  # errors, and redirects (refused)
                     response.read()
                     self._raise_for_status(response)
                 content_type = response.headers.get("content-type", "")
@@ -273,7 +316,7 @@ class OpenAIHttpProvider:
                             data = json.loads(text)
                         except ValueError as exc:
                             raise PermanentProviderError(
-                                f"Malformed JSON from the server: {text[:200]!r}",
+                                f"Malformed JSON from the server ({len(text)} characters).",
                                 status=response.status_code,
                             ) from exc
                         latency_ms = int((time.perf_counter() - started) * 1000)
@@ -284,6 +327,8 @@ class OpenAIHttpProvider:
                 for line in lines:
                     if merger.feed(line) and on_text is not None:
                         on_text(merger.text)
+        except OutboundRefused as exc:
+            raise PermanentProviderError(str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise TransientProviderError(f"Timed out ({type(exc).__name__}).") from exc
         except httpx.TransportError as exc:
@@ -294,8 +339,9 @@ class OpenAIHttpProvider:
     @staticmethod
     def _raise_for_status(response: httpx.Response) -> None:
         status = response.status_code
+        _refuse_redirect(response)
         if status >= 400:
-            message = f"HTTP {status}: {_server_message(response)}"
+            message = _server_message(response)
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             error: type[ProviderError] = (
                 TransientProviderError

@@ -6,11 +6,11 @@ Adding a provider kind is one module implementing ``base.Provider`` plus one
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from reflectlab.providers import outbound
 from reflectlab.providers.base import PermanentProviderError, Provider, Sampling
 from reflectlab.providers.hf_local import HFLocalProvider
 from reflectlab.providers.models import ModelConfig
@@ -20,11 +20,14 @@ from reflectlab.providers.openai_http import OpenAIHttpProvider
 def api_key_for(config: ModelConfig) -> str | None:
     """Read the key from the environment variable the config names.
 
+    Only variables the operator allows (``outbound.key_env_allowed``) are read,
+    whenever the config was saved: any other name is a PermanentProviderError.
     The key never leaves this process: it is not stored, logged or returned.
     """
-    if not config.api_key_env:
-        return None
-    return os.environ.get(config.api_key_env) or None
+    try:
+        return outbound.api_key_read(config.api_key_env)
+    except outbound.OutboundRefused as exc:
+        raise PermanentProviderError(str(exc)) from None
 
 
 def sampling_for(config: ModelConfig) -> Sampling:

@@ -55,12 +55,16 @@ def model_config_test(*, config: ModelConfig, timeout: float | None = None) -> C
         if not (path / "config.json").is_file():
             return ConnectionCheck(False, f"No model directory with a config.json at {path}.")
         return ConnectionCheck(True, f"Found a model directory at {path}.")
-    if config.api_key_env and not api_key_for(config):
+    try:
+        api_key = api_key_for(config)  # refuses a variable outside the allowlist
+    except ProviderError as exc:
+        return ConnectionCheck(False, str(exc))
+    if config.api_key_env and not api_key:
         note = f" ({config.api_key_env} is not set in the web process; workers may still have it.)"
     else:
         note = ""
     provider = OpenAIHttpProvider(
-        base_url=config.base_url, api_key=api_key_for(config), timeout=timeout, max_connections=1
+        base_url=config.base_url, api_key=api_key, timeout=timeout, max_connections=1
     )
     try:
         models = provider.list_models(timeout=timeout)

@@ -13,7 +13,10 @@ always), then answers normally:
 * ``malformed`` — 200 with a body that is not JSON; ``empty`` — ``choices: []``;
 * ``400`` — a permanent client error with an OpenAI-style message;
 * ``shapes`` — a good answer in odd shapes: ``choices`` an object, ``content``
-  an object, a numeric ``finish_reason``, ``usage`` a list.
+  an object, a numeric ``finish_reason``, ``usage`` a list;
+* ``html`` — 502 with an HTML page (a proxy's, carrying what it should not);
+* ``redirect`` — 307 to another host (``Location: http://169.254.169.254/…``);
+* ``nul`` — 200 whose content and reasoning hold NUL characters (``\u0000``).
 
 It counts requests in flight and remembers the maximum, so a test can assert
 that a concurrency limit was never exceeded.
@@ -29,7 +32,11 @@ import time
 from collections import Counter
 from typing import Any
 
-FAULT = re.compile(r"FAULT:(429|500|hang|reset|malformed|empty|400|shapes)(?:x(\d+))?")
+FAULT = re.compile(
+    r"FAULT:(429|500|hang|reset|malformed|empty|400|shapes|html|redirect|nul)(?:x(\d+))?"
+)
+HTML_ERROR = b"<html><body><h1>502 Bad Gateway</h1><p>internal-db.corp:5432 token=s3cr3t</p>"
+NUL_ANSWER = "<think>\nWe need 2 + 3.\x00 So 5.\n</think>\n\nThe answer is \\boxed{5}.\x00"
 ANSWER = (
     "<think>\nWe need 2 + 3.\n\n2 + 3 = 5.\n\nWait, let me double-check: 3 + 2 = 5.\n"
     "</think>\n\nThe answer is \\boxed{5}."
@@ -55,6 +62,7 @@ class FakeOpenAIServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # of every request, /models included
         self.attempts: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -120,6 +128,8 @@ class FakeOpenAIServer:
                     name, _, value = line.decode("latin-1").partition(":")
                     headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", 0) or 0))
+                with self._lock:
+                    self.headers.append(headers)
                 keep = await self._respond(method, path, body, writer)
                 if not keep:
                     break
@@ -137,11 +147,11 @@ class FakeOpenAIServer:
         payload: bytes,
         headers: dict[str, str] | None = None,
     ) -> None:
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests"}.get(
-            status, "Internal Server Error"
-        )
+        reason = {200: "OK", 307: "Temporary Redirect", 400: "Bad Request", 404: "Not Found",
+                  429: "Too Many Requests", 502: "Bad Gateway"}.get(status, "Internal Server Error")  # fmt: skip
         head = [f"HTTP/1.1 {status} {reason}", f"Content-Length: {len(payload)}"]
-        head.append("Content-Type: application/json")
+        if not any(k.lower() == "content-type" for k in headers or {}):
+            head.append("Content-Type: application/json")
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         await writer.drain()
@@ -210,6 +220,23 @@ class FakeOpenAIServer:
             await self._send(
                 writer, 400, b'{"error": {"message": "max_tokens is too large for this model"}}'
             )
+            return True
+        if fault == "html":
+            await self._send(writer, 502, HTML_ERROR, {"Content-Type": "text/html"})
+            return True
+        if fault == "redirect":
+            location = "http://169.254.169.254/latest/meta-data/"
+            await self._send(writer, 307, b"", {"Location": location})
+            return True
+        if fault == "nul":
+            completion = self._completion(request, chat)
+            choice = completion["choices"][0]
+            if chat:
+                choice["message"] = {"role": "assistant", "content": NUL_ANSWER,
+                                     "reasoning_content": "think\x00ing"}  # fmt: skip
+            else:
+                choice["text"] = NUL_ANSWER
+            await self._send(writer, 200, json.dumps(completion).encode())
             return True
         if fault == "malformed":
             await self._send(writer, 200, b'{"choices": [{"message": ')

@@ -33,12 +33,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from reflectlab.core.db import TRANSIENT_DB_ERRORS, db_backoff, db_reset, db_retry
 from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.prompts.models import Prompt
 from reflectlab.providers.base import (
@@ -122,14 +124,14 @@ class Executor:
         with self._heartbeat(), ThreadPoolExecutor(self.threads) as pool:
             futures = [pool.submit(self._thread_main) for _ in range(self.threads)]
             try:
-                self.slots.reserve()
+                db_retry(self.slots.reserve, what="reserving endpoint slots")
                 while True:
                     now = time.monotonic()
                     if now >= next_check:
                         next_check = now + STATE_CHECK_SECONDS
-                        if not self._still_running():
+                        if not db_retry(self._still_running, what="checking the run's state"):
                             self.stop.set()
-                        self.slots.trim()
+                        db_retry(self.slots.trim, what="trimming endpoint slots")
                     unfinished = claimed - len(pending)
                     room, chunk = self._room(unfinished)
                     if (
@@ -138,7 +140,7 @@ class Executor:
                         and room >= chunk
                         and (now >= next_claim or unfinished == 0)
                     ):
-                        items = self._claim(room)
+                        items = db_retry(partial(self._claim, room), what="claiming items")
                         for item in items:
                             self.work.put(item)
                         claimed += len(items)
@@ -146,8 +148,9 @@ class Executor:
                         if len(items) < room:
                             next_claim = now + CLAIM_RETRY_SECONDS
                         if not items and unfinished == 0 and not pending:
-                            self.slots.trim(idle_seconds=0)  # let the others finish sooner
-                            if self._others_outstanding():
+                            # Give back idle slots, so the others finish sooner.
+                            db_retry(lambda: self.slots.trim(idle_seconds=0), what="freeing slots")
+                            if db_retry(self._others_outstanding, what="checking other holders"):
                                 time.sleep(random.uniform(1.0, 2.0))  # noqa: S311
                                 continue
                             exhausted = True
@@ -173,9 +176,14 @@ class Executor:
                 for future in futures:
                     future.result()
                 self._collect(pending, timeout=0)
-                if pending:
-                    self._write(pending)
-                self.slots.close()
+                try:
+                    if pending:
+                        self._write(pending)
+                finally:
+                    try:
+                        db_retry(self.slots.close, what="giving back endpoint slots")
+                    except DatabaseError:  # their leases expire by themselves
+                        logger.exception("run %s: could not give back endpoint slots", self.run.pk)
 
     # -- what a kind of work defines (a judge run subclasses these; see judges.execution)
 
@@ -267,6 +275,37 @@ class Executor:
         )
 
     def _write(self, batch: list[Outcome]) -> None:
+        """Record finished items, surviving a transient database error (retried:
+        the write is one compare-and-set transaction) and a bad item (below)."""
+        db_retry(lambda: self._write_isolating(batch), what="writing finished items")
+
+    def _write_isolating(self, batch: list[Outcome]) -> None:
+        """One bad item never blocks the batch: when the batch write is refused
+        (a value the database will not store), each item is written alone, and an
+        item that still cannot be stored is recorded as failed with the reason."""
+        try:
+            self._write_batch(batch)
+            return
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except DatabaseError as exc:
+            if len(batch) > 1:
+                for outcome in batch:
+                    self._write_isolating([outcome])
+                return
+            outcome = batch[0]
+            if outcome.trace is None:
+                raise
+            logger.warning("run %s item %s: response not stored", self.run.pk, outcome.item.pk)
+            reason = (str(exc).strip().splitlines() or [""])[0][:300]
+            failed = Outcome(
+                outcome.item,
+                outcome.attempts,
+                error=f"The response could not be stored: {type(exc).__name__}: {reason}",
+            )
+            self._write_batch([failed])
+
+    def _write_batch(self, batch: list[Outcome]) -> None:
         """Record finished items; only those still claimed by us (compare-and-set).
 
         Items are updated per group of equal values (usually one group: done
@@ -285,6 +324,8 @@ class Executor:
             if not batch:
                 return
             traces = [o.trace for o in batch if o.trace is not None]
+            for trace in traces:  # a rolled-back earlier try may have set them
+                trace.pk = None
             Trace.objects.bulk_create(traces)
             groups: dict[tuple[str, int, str], list[int]] = defaultdict(list)
             for o in batch:
@@ -293,7 +334,8 @@ class Executor:
                 elif o.cancelled:
                     key = (RunItem.State.CANCELLED, o.attempts, o.item.error)
                 else:
-                    key = (RunItem.State.FAILED, o.attempts, o.error[:MAX_ERROR_CHARS])
+                    error = o.error.replace("\x00", "")[:MAX_ERROR_CHARS]
+                    key = (RunItem.State.FAILED, o.attempts, error)
                 groups[key].append(o.item.pk)
             now = timezone.now()
             for (state, attempts, error), pks in groups.items():
@@ -349,7 +391,7 @@ class Executor:
             try:
                 # A slot per request (not per item): the limit counts requests in
                 # flight, so none is held while backing off or analysing.
-                slot = self.slots.acquire(stop=self.stop.is_set)
+                slot = self._acquire_slot()
                 if slot is None:
                     return Outcome(item, attempt, cancelled=True)
                 attempt += 1
@@ -372,6 +414,20 @@ class Executor:
             finally:
                 if slot is not None:
                     self.slots.release(slot)
+
+    def _acquire_slot(self) -> int | None:
+        """An endpoint slot; a database error (slots live there) waits and tries again
+        — it is not the item's fault, and its retries are not the model's."""
+        failures = 0
+        while True:
+            try:
+                return self.slots.acquire(stop=self.stop.is_set)
+            except TRANSIENT_DB_ERRORS:
+                failures += 1
+                logger.warning("run %s: database error taking a slot, retrying", self.run.pk)
+                db_reset()
+                if self.stop.wait(db_backoff(failures)):
+                    return None
 
     def _trace(self, item: RunItem, generation: Generation) -> Trace:
         trace = Trace(

@@ -95,6 +95,7 @@ class Heartbeat:
                         )
                 except Exception:  # a missed beat only shortens the lease
                     logger.exception("lease heartbeat failed")
+                    connections.close_all()  # a broken connection: the next beat reconnects
         finally:
             connections.close_all()
 

@@ -5,6 +5,11 @@ visibility timeout); on every worker start ``runs_resume`` enqueues unfinished
 work at once as well, which also covers brokers that cannot redeliver (the
 filesystem transport). Both are safe because the services claim work
 compare-and-set and traces are unique per (run, prompt, sample).
+
+A database outage longer than the executor's own retries
+(``REFLECTLAB_DB_RETRY_SECONDS``) ends the task with a transient database
+error; the task then retries itself with backoff and jitter and resumes the
+run where it stopped.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 
+from reflectlab.core.db import TRANSIENT_DB_ERRORS, db_backoff, db_reset
 from reflectlab.runs import continuation, services
 
 logger = logging.getLogger(__name__)
@@ -24,9 +30,24 @@ RUN_SOFT_LIMIT = 24 * 3600
 CONTINUE_SOFT_LIMIT = 2 * 3600
 
 
-@shared_task(acks_late=True, soft_time_limit=RUN_SOFT_LIMIT, time_limit=RUN_SOFT_LIMIT + 300)
-def run_execute_task(run_id: int) -> None:
-    services.run_execute(run_id=run_id)
+DB_RETRIES = 50  # with the backoff below: hours of outage before giving up
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    soft_time_limit=RUN_SOFT_LIMIT,
+    time_limit=RUN_SOFT_LIMIT + 300,
+    max_retries=DB_RETRIES,
+)
+def run_execute_task(self, run_id: int) -> None:
+    try:
+        services.run_execute(run_id=run_id)
+    except TRANSIENT_DB_ERRORS as exc:
+        db_reset()
+        countdown = db_backoff(self.request.retries + 1, base=2.0, cap=300.0)
+        logger.warning("run %s: database unavailable, retrying in %.0fs", run_id, countdown)
+        raise self.retry(exc=exc, countdown=countdown) from None
 
 
 @shared_task(

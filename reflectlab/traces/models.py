@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from reflectlab.core.fields import NulSafeJSONField, NulSafeTextField
 from reflectlab.projects.models import Project
 from reflectlab.prompts.models import Prompt
 
@@ -78,14 +79,14 @@ class Trace(models.Model):
         help_text="The config that generated it (runs and regenerations).",
     )
 
-    raw_response = models.TextField(blank=True)
-    reasoning = models.TextField(blank=True, help_text="A separate reasoning field, if any.")
+    raw_response = NulSafeTextField(blank=True)  # model output may hold NUL
+    reasoning = NulSafeTextField(blank=True, help_text="A separate reasoning field, if any.")
     finish_reason = models.CharField(max_length=32, blank=True)
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
-    logprobs = models.JSONField(null=True, blank=True)
+    logprobs = NulSafeJSONField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
+    error = NulSafeTextField(blank=True)
 
     parent = models.ForeignKey(
         "self",
@@ -96,7 +97,7 @@ class Trace(models.Model):
         db_index=False,  # a partial index below: most traces are no branch
     )
     branch_step = models.PositiveIntegerField(null=True, blank=True)
-    hint = models.TextField(blank=True)
+    hint = NulSafeTextField(blank=True)
     continuation_mode = models.CharField(max_length=20, blank=True)
     continuation_prefix_chars = models.PositiveIntegerField(null=True, blank=True)
     continuation_prompt = models.TextField(
@@ -111,14 +112,14 @@ class Trace(models.Model):
         default=list, blank=True, help_text="What was wrong with the provider's answer."
     )
 
-    analysis = models.JSONField(null=True, blank=True)
+    analysis = NulSafeJSONField(null=True, blank=True)
     analyzer_version = models.CharField(max_length=32, blank=True)
     n_steps = models.PositiveIntegerField(default=0)
     n_reflection_steps = models.PositiveIntegerField(default=0)
     has_reflection = models.BooleanField(default=False)
     has_corrective = models.BooleanField(default=False)
     truncated = models.BooleanField(default=False)
-    final_answer = models.TextField(blank=True)
+    final_answer = NulSafeTextField(blank=True)
     final_correct = models.BooleanField(null=True, blank=True)
     known_final_correct = models.BooleanField(
         null=True,

@@ -12,7 +12,7 @@ FORM = {
     "provider": "openai",
     "base_url": "http://127.0.0.1:8011/v1",
     "model": "tiny",
-    "api_key_env": "TINY_KEY",
+    "api_key_env": "REFLECTLAB_KEY_TINY",
     "temperature": 0.6,
     "top_p": 0.95,
     "max_tokens": 256,
@@ -59,7 +59,7 @@ def test_test_connection_lists_models_with_a_short_timeout(logged_in, project):
 
 
 def test_api_never_returns_the_key_variable(api, project, monkeypatch):
-    monkeypatch.setenv("TINY_KEY", "sk-very-secret")
+    monkeypatch.setenv("REFLECTLAB_KEY_TINY", "sk-very-secret")
     data = {k: v for k, v in FORM.items() if k != "extra_body"}
     response = api.post("/api/v1/model-configs/", {**data, "project": project.pk}, format="json")
     assert response.status_code == 201, response.content
@@ -67,7 +67,7 @@ def test_api_never_returns_the_key_variable(api, project, monkeypatch):
     assert "api_key_env" not in body and body["api_key_configured"] is True
     assert "sk-very-secret" not in response.content.decode()
     listed = api.get("/api/v1/model-configs/").content.decode()
-    assert "TINY_KEY" not in listed and "sk-very-secret" not in listed
+    assert "REFLECTLAB_KEY_TINY" not in listed and "sk-very-secret" not in listed
     patched = api.patch(
         f"/api/v1/model-configs/{body['id']}/", {"max_concurrency": 2}, format="json"
     )

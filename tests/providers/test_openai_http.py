@@ -63,13 +63,17 @@ def test_completions_logprobs_come_back_in_the_chat_shape(server, provider):
 @pytest.mark.parametrize(
     ("fault", "error", "message"),
     [
-        ("429", TransientProviderError, "HTTP 429: Rate limit reached, slow down"),
-        ("500", TransientProviderError, "HTTP 500: upstream model crashed"),
+        (
+            "429",
+            TransientProviderError,
+            "HTTP 429 Too Many Requests: Rate limit reached, slow down",
+        ),
+        ("500", TransientProviderError, "HTTP 500 Internal Server Error: upstream model crashed"),
         ("hang", TransientProviderError, "Timed out (ReadTimeout)."),
         ("reset", TransientProviderError, "Connection error: RemoteProtocolError"),
         ("malformed", PermanentProviderError, "Malformed JSON from the server"),
         ("empty", PermanentProviderError, "The server answered without choices"),
-        ("400", PermanentProviderError, "HTTP 400: max_tokens is too large"),
+        ("400", PermanentProviderError, "HTTP 400 Bad Request: max_tokens is too large"),
     ],
 )
 def test_faults_are_classified(provider, fault, error, message):

@@ -21,8 +21,8 @@ def test_every_provider_choice_has_a_registered_kind():
 
 
 def test_openai_kind_builds_the_http_provider_with_the_configs_key(monkeypatch):
-    monkeypatch.setenv("RL_TEST_KEY", "sk-test")
-    provider = provider_for(config(api_key_env="RL_TEST_KEY", max_concurrency=3))
+    monkeypatch.setenv("REFLECTLAB_KEY_RL_TEST", "sk-test")
+    provider = provider_for(config(api_key_env="REFLECTLAB_KEY_RL_TEST", max_concurrency=3))
     try:
         assert isinstance(provider, OpenAIHttpProvider)
         assert isinstance(provider, Provider)

@@ -94,12 +94,17 @@ def test_faults_are_retried_or_recorded_and_the_limit_holds(
     assert errors["FAULT:malformed e"][0].startswith("Malformed JSON from the server")
     assert errors["FAULT:malformed e"][1] == 1  # permanent: not retried
     assert "empty 'choices'" in errors["FAULT:empty f"][0]
-    assert errors["FAULT:400 g"][0] == "HTTP 400: max_tokens is too large for this model"
-    assert errors["FAULT:500 h"] == ("HTTP 500: upstream model crashed (after 4 attempts)", 4)
+    assert (
+        errors["FAULT:400 g"][0] == "HTTP 400 Bad Request: max_tokens is too large for this model"
+    )
+    assert errors["FAULT:500 h"] == (
+        "HTTP 500 Internal Server Error: upstream model crashed (after 4 attempts)",
+        4,
+    )
     assert fake_server.attempts["FAULT:429x2 a"] == 3
     assert fake_server.attempts["FAULT:resetx2 d"] == 3
     assert fake_server.max_in_flight <= 3
-    assert "1x HTTP 500: upstream model crashed" in run.error_summary
+    assert "1x HTTP 500 Internal Server Error: upstream model crashed" in run.error_summary
 
 
 def test_retry_after_is_honoured(

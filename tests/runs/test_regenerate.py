@@ -133,7 +133,7 @@ def test_a_failed_continuation_is_recorded(project, user, make_config, fake_serv
     branch = services.trace_regenerate(trace=parent, step_index=0, hint="h", user=user)
     branch = services.trace_continue(branch_id=branch.pk, config_id=config.pk)
     assert branch.state == Trace.State.FAILED
-    assert branch.error == "HTTP 400: max_tokens is too large for this model"
+    assert branch.error == "HTTP 400 Bad Request: max_tokens is too large for this model"
 
 
 def test_regenerate_api_returns_the_pending_branch(api, project, make_config, monkeypatch):
