@@ -185,9 +185,7 @@ def prm_token_classification(ds, tok, model_dir: Path, common: dict):
 
     model = AutoModelForTokenClassification.from_pretrained(model_dir, num_labels=2)
     model.config.pad_token_id = tok.pad_token_id
-    features = ds.map(
-        lambda row: prm_tokenize(row, tok), remove_columns=ds.column_names, desc=None
-    )
+    features = ds.map(lambda row: prm_tokenize(row, tok), remove_columns=ds.column_names, desc=None)
     return Trainer(
         model=model,
         args=TrainingArguments(**common, remove_unused_columns=False),
