@@ -312,3 +312,6 @@ REFLECTLAB_SYNC_IMPORT_MAX_BYTES = env_int("REFLECTLAB_SYNC_IMPORT_MAX_BYTES", 2
 REFLECTLAB_CLAIM_TTL_SECONDS = env_int("REFLECTLAB_CLAIM_TTL_SECONDS", 600)
 # Finished exports live here, outside MEDIA_ROOT: only a members-only view serves them.
 REFLECTLAB_EXPORTS_DIR = Path(env_str("REFLECTLAB_EXPORTS_DIR", str(VAR_DIR / "exports")))
+# Tokenizer folders (tokenizer.json [+ chat template]) an export may name for token length
+# stats and for checking that the training chat template keeps the reasoning.
+REFLECTLAB_TOKENIZERS_DIR = Path(env_str("REFLECTLAB_TOKENIZERS_DIR", str(VAR_DIR / "tokenizers")))

@@ -4,9 +4,11 @@
 #
 #   scripts/model_env.sh            # create / update if the pins changed
 #   scripts/model_env.sh --force    # rebuild the venv from scratch
+#   scripts/model_env.sh --trl-new  # the newest-TRL trainer venv instead (no server, no PRMTrainer)
 #
 # Env:
 #   REFLECTLAB_MODEL_VENV   venv dir (default .venv-model, relative to the repo root)
+#   REFLECTLAB_TRL_NEW_VENV venv dir of --trl-new (default .venv-trl-new)
 #   REFLECTLAB_MODEL_PYTHON python3.11 interpreter to use (default: probe, see below)
 #   REFLECTLAB_ALLOW_ANY_TORCH=1  accept a torch==2.13.0 that is not the local +cpu wheel
 #                           (may download a multi-GB CUDA build; off by default)
@@ -14,18 +16,37 @@ set -euo pipefail
 
 SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPTS_DIR/.." && pwd)"
-VENV="${REFLECTLAB_MODEL_VENV:-.venv-model}"
+FORCE=0
+FLAVOUR=model
+for arg in "$@"; do
+    case "$arg" in
+        --force) FORCE=1 ;;
+        --trl-new) FLAVOUR=trl-new ;;
+        *) echo "[model_env] ERROR: unknown argument $arg" >&2; exit 2 ;;
+    esac
+done
+
+if [[ $FLAVOUR == trl-new ]]; then
+    # TRL >= 1.14 (no trl.experimental.prm): trains the exports, PRM through
+    # transformers' token-classification Trainer (scripts/trl_smoke.py prm-tc).
+    VENV="${REFLECTLAB_TRL_NEW_VENV:-.venv-trl-new}"
+    REQ="$SCRIPTS_DIR/requirements-trl-new.txt"
+    CON="$SCRIPTS_DIR/constraints-trl-new.txt"
+    MODULES='("torch", "transformers", "tokenizers", "trl", "datasets")'
+    CHECK='import trl; assert not trl.__version__.startswith("1.13"), trl.__version__'
+else
+    VENV="${REFLECTLAB_MODEL_VENV:-.venv-model}"
+    REQ="$SCRIPTS_DIR/requirements-model.txt"
+    CON="$SCRIPTS_DIR/constraints-model.txt"
+    MODULES='("torch", "transformers", "tokenizers", "trl", "datasets", "fastapi", "uvicorn")'
+    CHECK='from trl.experimental.prm import PRMTrainer  # exists up to TRL 1.13'
+fi
 case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
-REQ="$SCRIPTS_DIR/requirements-model.txt"
-CON="$SCRIPTS_DIR/constraints-model.txt"
 TORCH_PIN="torch==2.13.0"
 MARKER="$VENV/.reflectlab-model-env"
 
 log() { echo "[model_env] $*" >&2; }
 die() { echo "[model_env] ERROR: $*" >&2; exit 1; }
-
-FORCE=0
-[[ "${1:-}" == "--force" ]] && FORCE=1
 
 # --- find a working Python 3.11 -------------------------------------------------
 find_python() {
@@ -49,7 +70,7 @@ fingerprint() {
 
 if [[ $FORCE == 0 && -f "$MARKER" && -x "$VENV/bin/python" ]]; then
     if [[ "$(cat "$MARKER")" == "$(fingerprint)" ]] \
-       && "$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ("torch", "transformers", "tokenizers", "trl", "datasets", "fastapi", "uvicorn")))' >/dev/null 2>&1; then
+       && "$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in '"$MODULES"'))' >/dev/null 2>&1; then
         log "up to date: $VENV"
         echo "$VENV"
         exit 0
@@ -94,10 +115,10 @@ fi
 log "installing $(grep -cvE '^\s*(#|$)' "$REQ") pinned requirements ..."
 quiet_pip install -q -c "$CON" -r "$REQ"
 
-TRL_EXPERIMENTAL_SILENCE=1 "$VENV/bin/python" - <<'EOF' || die "post-install check failed"
+TRL_EXPERIMENTAL_SILENCE=1 "$VENV/bin/python" - <<EOF || die "post-install check failed"
 import torch, transformers, trl
 assert torch.__version__.startswith("2.13.0"), torch.__version__
-from trl.experimental.prm import PRMTrainer  # noqa: F401  (exists up to TRL 1.13)
+$CHECK
 EOF
 fingerprint > "$MARKER"
 log "ready: $VENV (torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)'))"

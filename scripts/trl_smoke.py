@@ -4,7 +4,7 @@
     .venv-model/bin/python scripts/trl_smoke.py KIND DATASET [options]
     .venv-model/bin/python scripts/trl_smoke.py KIND --demo        # built-in 2-4 row sample
 
-KIND: sft | dpo | kto | prm
+KIND: sft | dpo | kto | prm | prm-tc
 DATASET: a .jsonl/.json or .parquet file, or a folder `datasets.load_dataset` understands
 (e.g. an export bundle with a README.md `configs` block; pick with --config/--split).
 
@@ -14,6 +14,10 @@ Schemas (TRL names):
   dpo  `prompt`/`chosen`/`rejected` (explicit prompt; conversational or plain text)
   kto  `prompt`/`completion`/`label` (bool) (1 row works in TRL 1.13; the demo has 4)
   prm  `prompt`/`completions` (list[str])/`labels` (list[bool])  -- trl.experimental.prm (TRL <= 1.13)
+  prm-tc  the same stepwise rows, any TRL (PRMTrainer was removed in 1.14): tokenized as
+       PRMTrainer did (a step separator after each step, the step's label on its last
+       token, -100 elsewhere) and trained by transformers' Trainer on
+       AutoModelForTokenClassification -- see prm_tokenize()
 Extra columns (e.g. meta_*) are left in the dataset: the trainers must ignore them.
 
 Prints one JSON line {"ok", "kind", "rows", "columns", "train_loss", "seconds", ...};
@@ -148,6 +152,49 @@ def load(path: str, config: str | None, split: str):
     return ds
 
 
+STEP_SEPARATOR = "\n"
+
+
+def prm_tokenize(row: dict, tok, max_length: int = 512, separator: str = STEP_SEPARATOR) -> dict:
+    """One stepwise row as token-classification features, as TRL 1.13's PRMTrainer made them.
+
+    prompt ids (after BOS), then each step's ids followed by the separator's;
+    the step's label (0/1) sits on the separator's last token, every other
+    position is -100 (no loss). Truncated to ``max_length`` from the right.
+    """
+    sep = tok.encode(separator, add_special_tokens=False)
+    prompt = tok(row["prompt"], add_special_tokens=False)["input_ids"]
+    if tok.bos_token_id is not None:
+        prompt = [tok.bos_token_id, *prompt]
+    ids, labels = list(prompt), [-100] * len(prompt)
+    for step, good in zip(row["completions"], row["labels"], strict=True):
+        step_ids = tok(step, add_special_tokens=False)["input_ids"] + sep
+        ids += step_ids
+        labels += [-100] * (len(step_ids) - 1) + [int(good)]
+    return {"input_ids": ids[:max_length], "labels": labels[:max_length]}
+
+
+def prm_token_classification(ds, tok, model_dir: Path, common: dict):
+    """A PRM on any TRL: transformers' Trainer + AutoModelForTokenClassification."""
+    from transformers import (
+        AutoModelForTokenClassification,
+        DataCollatorForTokenClassification,
+        Trainer,
+        TrainingArguments,
+    )
+
+    model = AutoModelForTokenClassification.from_pretrained(model_dir, num_labels=2)
+    model.config.pad_token_id = tok.pad_token_id
+    features = ds.map(lambda row: prm_tokenize(row, tok), remove_columns=ds.column_names, desc=None)
+    return Trainer(
+        model=model,
+        args=TrainingArguments(**common, remove_unused_columns=False),
+        train_dataset=features,
+        data_collator=DataCollatorForTokenClassification(tok),
+        processing_class=tok,
+    )
+
+
 def ensure_model(model_dir: Path) -> None:
     if not (model_dir / "model.safetensors").is_file():
         subprocess.run(
@@ -206,15 +253,24 @@ def run(
         model.config.pad_token_id = tok.pad_token_id
         args = PRMConfig(**common, max_length=512)
         trainer = PRMTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
+    elif kind == "prm-tc":
+        trainer = prm_token_classification(ds, tok, model_dir, common)
     else:
         raise SystemExit(f"unknown kind {kind!r}")
     result = trainer.train()
-    return {"train_loss": result.training_loss, "global_step": result.global_step}
+    import trl
+
+    return {
+        "train_loss": result.training_loss,
+        "global_step": result.global_step,
+        "trainer": type(trainer).__name__,
+        "trl": trl.__version__,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("kind", choices=["sft", "dpo", "kto", "prm"])
+    ap.add_argument("kind", choices=["sft", "dpo", "kto", "prm", "prm-tc"])
     ap.add_argument("dataset", nargs="?", help="dataset file or folder")
     ap.add_argument(
         "--demo",
@@ -264,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.demo:
                 path = os.path.join(tmp, f"{args.kind}.jsonl")
                 with open(path, "w") as f:
-                    for row in DEMO[args.kind]:
+                    for row in DEMO[args.kind.removesuffix("-tc")]:
                         f.write(json.dumps(row) + "\n")
             ds = load(path, args.config, args.split)
             info.update(rows=len(ds), columns=ds.column_names)

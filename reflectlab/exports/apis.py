@@ -36,6 +36,7 @@ class ExportSerializer(serializers.ModelSerializer):
             "size_bytes",
             "sha256",
             "error",
+            "notes",
             "created_by",
             "created_at",
             "started_at",

@@ -13,12 +13,22 @@ import orjson
 import reflectlab
 from reflectlab.core.jobs import JobLease
 from reflectlab.exports import selectors
+from reflectlab.exports.card import dataset_card
+from reflectlab.exports.chat_templates import tokenizer_dir, training_template_check
 from reflectlab.exports.kinds import KINDS, VARIANTS, Kind
+from reflectlab.exports.llamafactory import dataset_info
 from reflectlab.exports.models import Export
+from reflectlab.exports.report import (
+    Lengths,
+    empty_reasons,
+    length_stats,
+    text_columns,
+    token_encoder,
+)
 from reflectlab.exports.schemas import SCHEMA_VERSION, Context
 from reflectlab.exports.sinks import Route, Sinks
 from reflectlab.exports.splits import parse_splits, splitter
-from reflectlab.exports.writers import dataset_card, sha256_file, write_zip
+from reflectlab.exports.writers import sha256_file, write_zip
 from reflectlab.judges.exporting import judge_columns, with_judge_fields
 from reflectlab.traces.models import Trace
 
@@ -125,22 +135,33 @@ def export_build(*, export: Export, work: Path, lease: JobLease | None = None) -
     sinks = Sinks(work, export, configs)
     progress = Progress(export.pk, lease)
     routes: dict[tuple[str, str], Route] = {}
+    lengths = {name: Lengths(text_columns(c)) for name, c in configs.items()}
+    encode = token_encoder(
+        tokenizer_dir(options["tokenizer"]) if options.get("tokenizer") else None
+    )
+
+    def open_route(config: str, split: str) -> Route:
+        route = routes[config, split] = sinks.route(config, split)
+        route.lengths = lengths[config]
+        return route
 
     def emit(config: str, split: str, row: dict[str, Any], nested: Any = None) -> None:
         route = routes.get((config, split))
         if route is None:
-            route = routes[config, split] = sinks.route(config, split)
+            route = open_route(config, split)
         if route.write is not None:
             route.write(row, nested)
             route.rows += 1
+            route.lengths.add(row, encode)
 
     row_kinds = [k for k in kinds if k.source == "annotations"]
     wants_canonical = any(k.source == "traces" for k in kinds)
     if sinks.plain_config:
         row_kinds = [k for k in row_kinds if sinks.plain_config in VARIANTS[k.name]]
     total = 0
+    sources = selectors.annotations_for(project=project, filters=filters).count()
     if row_kinds:
-        total += selectors.annotations_for(project=project, filters=filters).count()
+        total += sources
     if wants_canonical:
         total += selectors.traces_for(project=project, filters=filters).count()
     Export.objects.filter(pk=export.pk).update(rows_total=total)
@@ -165,10 +186,11 @@ def export_build(*, export: Export, work: Path, lease: JobLease | None = None) -
                         for config, row in kind.rows(a, ctx, split):
                             route = routes.get((config, split))
                             if route is None:
-                                route = routes[config, split] = sinks.route(config, split)
+                                route = open_route(config, split)
                             if route.write is not None:
                                 route.write(row)
                                 route.rows += 1
+                                route.lengths.add(row, encode)
                     tick()
         if wants_canonical:
             for trace in selectors.trace_records(project=project, filters=filters):
@@ -183,6 +205,11 @@ def export_build(*, export: Export, work: Path, lease: JobLease | None = None) -
                 emit("canonical", split, flat, nested=record)
                 progress.tick()
         progress.flush()
+        if sinks.bundle:  # every config and split has its file, empty or not (see card.py)
+            for name in configs:
+                for split, _ in splits:
+                    if (name, split) not in routes:
+                        open_route(name, split)
         opened = sinks.close()
     except BaseException:
         sinks.abort()  # end writer threads and close files; the folder is removed
@@ -207,6 +234,23 @@ def export_build(*, export: Export, work: Path, lease: JobLease | None = None) -
                 }
             )
     files.sort(key=lambda f: f["path"])
+    check = training_template_check(options, reasoning_key=ctx.reasoning_key)
+    warnings = [check.warning] if check and check.warning else []
+    if ctx.hint_mode == "user_turn" and any(k.name == "sft_corrected" for k in kinds):
+        warnings.append(
+            "user_turn hint mode: sft_corrected has prompt/completion rows only (the original "
+            "wrong answer stays in the prompt, so the loss covers the correction alone)."
+        )
+    empty = empty_reasons(
+        kinds=[k.name for k in kinds if k.source == "annotations"],
+        configs_of={k.name: [c.name for c in k.configs(ctx)] for k in kinds},
+        counts=counts,
+        skips=ctx.skips,
+        sources=sources,
+        accepted_only=filters.get("accepted_only", True),
+    )
+    if sinks.plain_config:
+        empty = {k: v for k, v in empty.items() if sinks.plain_config in VARIANTS[k]}
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "app_version": reflectlab.__version__,
@@ -216,7 +260,16 @@ def export_build(*, export: Export, work: Path, lease: JobLease | None = None) -
         "options": options,
         "counts": counts,
         "files": files,
+        "lengths": length_stats(
+            {n: le for n, le in lengths.items() if n in counts or n == sinks.plain_config}
+        ),
+        "empty": empty,
+        "warnings": warnings,
+        "training_template": None
+        if check is None
+        else {"name": check.name, "keeps_reasoning": check.keeps_reasoning, "error": check.error},
     }
+    notes = warnings + list(empty.values())
     if not sinks.bundle:
         return {
             "file_name": sinks.plain_name,
@@ -224,23 +277,26 @@ def export_build(*, export: Export, work: Path, lease: JobLease | None = None) -
             "counts": counts,
             "rows_done": progress.done,
             "sha256": files[0]["sha256"],
+            "notes": notes,
         }
 
-    card_configs = []
-    for name, config in configs.items():
-        parts = [
-            (split, f"data/{name}/{split}-00000-of-00001.parquet")
-            for split, _ in splits
-            if counts.get(name, {}).get(split)
-        ]
-        if parts:
-            card_configs.append({"name": name, "description": config.description, "files": parts})
     default = export.kind if export.kind != Export.Kind.ALL else None
-    if default not in {c["name"] for c in card_configs}:
-        default = card_configs[0]["name"] if card_configs else None
+    if default not in configs:
+        default = next((n for n in configs if counts.get(n)), next(iter(configs), None))
+    extra: list[tuple[str, Path]] = []
+    if check is not None:
+        keep = work / "templates" / "chat_template_keep_reasoning.jinja"
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.write_text(check.keeping_template or "", encoding="utf-8")
+        extra.append(("templates/chat_template_keep_reasoning.jinja", keep))
+    info = work / "llamafactory" / "dataset_info.json"
+    info.parent.mkdir(parents=True, exist_ok=True)
+    info.write_bytes(_dumps(dataset_info(counts)))
+    extra.append(("llamafactory/dataset_info.json", info))
     readme = dataset_card(
         title=f"{project.name} — {export.get_kind_display()}",
-        configs=card_configs,
+        configs=list(configs.values()),
+        splits=[name for name, _ in splits],
         default=default,
         manifest=manifest,
     )
@@ -255,6 +311,17 @@ def export_build(*, export: Export, work: Path, lease: JobLease | None = None) -
             "sha256": sha256_file(work / "README.md"),
         }
     )
+    for rel, path in extra:
+        files.append(
+            {
+                "path": rel,
+                "config": None,
+                "split": None,
+                "rows": 0,
+                "bytes": path.stat().st_size,
+                "sha256": sha256_file(path),
+            }
+        )
     (work / "manifest.json").write_bytes(_dumps(manifest))
     entries = [("README.md", work / "README.md"), ("manifest.json", work / "manifest.json")]
     entries += [(f["path"], work / f["path"]) for f in files if f["path"] != "README.md"]
@@ -266,4 +333,5 @@ def export_build(*, export: Export, work: Path, lease: JobLease | None = None) -
         "counts": counts,
         "rows_done": progress.done,
         "sha256": sha256_file(work / name),
+        "notes": notes,
     }

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from reflectlab.core.ids import ID_MAX
+from reflectlab.exports.chat_templates import PRESETS, tokenizer_names
 from reflectlab.exports.kinds import VARIANTS
 from reflectlab.exports.models import Export
 from reflectlab.exports.schemas import BRANCH_FILTERS, HINT_MODES, REASONING_STYLES
@@ -38,6 +39,16 @@ class ExportForm(forms.Form):
         label="Judge labels",
         help_text="Add the newest judge suggestion per trace as separate meta_judge_* columns.",
     )
+    training_template = forms.ChoiceField(
+        required=False,
+        choices=[("", "not named")] + [(p, p) for p in PRESETS],
+        help_text="The chat template you will train with: reflectlab checks it keeps the reasoning.",
+    )
+    tokenizer = forms.ChoiceField(
+        required=False,
+        choices=[],
+        help_text="A tokenizer from REFLECTLAB_TOKENIZERS_DIR: token length stats and its chat template checked.",
+    )
     train_ratio = forms.FloatField(
         min_value=0, max_value=1, initial=0.9, help_text="The rest is test."
     )
@@ -49,6 +60,10 @@ class ExportForm(forms.Form):
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tokenizer"].choices = [("", "none")] + [(n, n) for n in tokenizer_names()]
+
     def payload(self) -> dict:
         d = self.cleaned_data
         ratio = d["train_ratio"]
@@ -58,6 +73,8 @@ class ExportForm(forms.Form):
             "reasoning": d["reasoning"],
             "branch_filter": d["branch_filter"],
             "splits": splits,
+            "training_template": d.get("training_template") or "",
+            "tokenizer": d.get("tokenizer") or "",
         }
         if d.get("judge_labels"):
             options["judge_labels"] = True

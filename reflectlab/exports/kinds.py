@@ -16,7 +16,9 @@ from reflectlab.exports.rows import (
     ANNOTATION_FIELDS,
     BRANCH_FIELDS,
     STEP_FIELDS,
+    SUBSET_FIELDS,
     branch_info,
+    branch_problem,
     corrected_turns,
     critique_prompt,
     first_error,
@@ -26,8 +28,8 @@ from reflectlab.exports.rows import (
     prompt_turns,
     row_meta,
     step_texts,
+    subset_of,
     trace_label,
-    usable_branch,
 )
 from reflectlab.exports.schemas import (
     MESSAGE,
@@ -82,13 +84,19 @@ class SftCorrected(Kind):
         ]
 
     def rows(self, a, ctx, split):
-        if not usable_branch(a, ctx):
+        problem = branch_problem(a, ctx)
+        if problem:
+            ctx.skip(self.name, problem)
             return
         mode = ctx.hint_mode
         extra, completion = corrected_turns(a, ctx, mode)
         prompt = prompt_turns(a, ctx) + extra
         meta = row_meta(a, ctx, split, {"hint_mode": mode, **branch_info(a)})
-        yield "sft_corrected", {"messages": prompt + completion, **meta}
+        if mode != "user_turn":
+            # user_turn puts the original wrong answer in an assistant turn of the prompt:
+            # as `messages`, SFTTrainer would train on it (assistant_only_loss too), so that
+            # mode writes only prompt/completion, whose loss covers the completion alone.
+            yield "sft_corrected", {"messages": prompt + completion, **meta}
         yield (
             "sft_corrected_prompt_completion",
             {"prompt": prompt, "completion": completion, **meta},
@@ -114,7 +122,11 @@ class Preference(Kind):
         ]
 
     def rows(self, a, ctx, split):
-        if not usable_branch(a, ctx) or not original_wrong(a):
+        problem = branch_problem(a, ctx) or (
+            None if original_wrong(a) else "have an original trace not marked wrong"
+        )
+        if problem:
+            ctx.skip(self.name, problem)
             return
         mode = ctx.hint_mode
         _, chosen = corrected_turns(a, ctx, "stripped" if mode == "user_turn" else mode)
@@ -179,11 +191,16 @@ class Unpaired(Kind):
                     **row_meta(a, ctx, split, {"source": "branch", **branch_info(a)}),
                 },
             )
+        elif label is None:
+            ctx.skip(self.name, "have no verdict, first-error mark, graded answer or graded branch")
 
 
 class Stepwise(Kind):
     name = "stepwise"
     needs_steps = True
+
+    def fields(self):
+        return super().fields() + SUBSET_FIELDS
 
     def configs(self, ctx):
         return [
@@ -201,7 +218,7 @@ class Stepwise(Kind):
                 "processbench",
                 PROCESSBENCH_SCHEMA,
                 "ProcessBench-shaped rows `{id, generator, problem, steps, "
-                "final_answer_correct, label}`; label = first wrong step, -1 if none.",
+                "final_answer_correct, label, subset}`; label = first wrong step, -1 if none.",
             ),
         ]
 
@@ -209,6 +226,14 @@ class Stepwise(Kind):
         fe = first_error(a)
         steps = step_texts(a)
         if fe is None or not steps or fe >= len(steps):
+            ctx.skip(
+                self.name,
+                "have no first-error mark or bad step label"
+                if fe is None
+                else "have no analysed steps"
+                if not steps
+                else "mark a first error past the last step",
+            )
             return
         neutral_ok = bool(ctx.options.get("neutral_is_good", True))
         labels_raw = a["step_labels"] or {}
@@ -239,6 +264,7 @@ class Stepwise(Kind):
                 "steps": steps,
                 "final_answer_correct": final if final is not None else fe == -1,
                 "label": fe,
+                "subset": subset_of(a),
             },
         )
 
@@ -264,6 +290,7 @@ class Critique(Kind):
 
     def rows(self, a, ctx, split):
         if not a["verdict"] or not (a["critique"] or "").strip():
+            ctx.skip(self.name, "have no verdict or no critique text")
             return
         judgment = "right" if a["verdict"] == "correct" else "wrong"
         text = a["critique"].strip()

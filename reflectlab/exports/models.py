@@ -71,6 +71,11 @@ class Export(LeasedJob):
     size_bytes = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
+    notes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Warnings, and why a kind wrote no row (e.g. 0 branches graded right).",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -106,6 +111,10 @@ class Export(LeasedJob):
     @property
     def path(self) -> Path | None:
         return self.directory / self.file_name if self.file_name else None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.state == self.State.SUCCEEDED and self.rows_written == 0
 
     @property
     def rows_written(self) -> int:

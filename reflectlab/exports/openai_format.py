@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 OPENAI_KINDS = {"sft_corrected", "preference"}
+# The configs an OpenAI file can be made from (user_turn SFT has only prompt/completion rows).
+OPENAI_CONFIGS = {"sft_corrected", "sft_corrected_prompt_completion", "preference"}
 
 
 def openai_row(config: str, row: dict) -> dict | None:
@@ -11,8 +13,9 @@ def openai_row(config: str, row: dict) -> dict | None:
     def plain(m: dict) -> dict:
         return {"role": m["role"], "content": m["content"]}
 
-    if config == "sft_corrected":
-        msgs = row["messages"]
+    if config in ("sft_corrected", "sft_corrected_prompt_completion"):
+        msgs = row.get("messages") or [*row["prompt"], *row["completion"]]
+        # Only the corrected (last) assistant turn is trained: weight 0 on an original answer.
         last = max(i for i, m in enumerate(msgs) if m["role"] == "assistant")
         return {
             "messages": [

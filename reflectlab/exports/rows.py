@@ -56,7 +56,10 @@ BRANCH_FIELDS = [
     "branch__continuation_prefix_chars",
     "branch__continuation_mode",
     "branch__analysis__extraction__source",
+    "branch__model_name",
 ]
+# ProcessBench's four subsets (gsm8k, math, olympiadbench, omnimath) ride in the prompt's metadata.
+SUBSET_FIELDS = ["trace__prompt__metadata__subset"]
 
 
 def prompt_messages(a: dict) -> list[dict]:
@@ -95,7 +98,10 @@ def row_meta(a: dict, ctx: Context, split: str, extra: dict | None = None) -> di
         "meta_prompt_external_id": a["trace__prompt__external_id"],
         "meta_annotation_id": a["id"],
         "meta_annotator": a["annotator__username"],
-        "meta_model": a["trace__model_name"],
+        # A row built from a branch (``branch_info`` in extra) names the branch's model.
+        "meta_model": (a["branch__model_name"] or a["trace__model_name"])
+        if "parent_model" in info
+        else a["trace__model_name"],
         "meta_run_id": a["trace__run_id"],
         "meta_branch_trace_id": a["branch_id"],
         "meta_split": split,
@@ -111,14 +117,21 @@ def original_turn(a: dict, ctx: Context) -> dict:
     return assistant_message(thinking, answer, reasoning_key=ctx.reasoning_key)
 
 
-def usable_branch(a: dict, ctx: Context) -> bool:
-    if not a["branch_id"] or a.get("branch__state") != "ready" or not a["branch__raw_response"]:
-        return False
+def branch_problem(a: dict, ctx: Context) -> str | None:
+    """Why an annotation's branch cannot be a corrected trajectory (None: it can)."""
+    if not a["branch_id"]:
+        return "have no hint branch"
+    if a.get("branch__state") != "ready" or not a["branch__raw_response"]:
+        return "have a branch still generating, failed or empty"
     if a["branch__truncated"]:
-        return False
-    if ctx.correct_branches_only:
-        return a["branch__final_correct"] is True
-    return True
+        return "have a truncated branch"
+    if ctx.correct_branches_only and a["branch__final_correct"] is not True:
+        return "have a branch not graded right (branch_filter=finished keeps it)"
+    return None
+
+
+def usable_branch(a: dict, ctx: Context) -> bool:
+    return branch_problem(a, ctx) is None
 
 
 def parent_steps(a: dict) -> list[dict] | None:
@@ -185,9 +198,11 @@ def prompt_turns(a: dict, ctx: Context) -> list[dict]:
 
 
 def branch_info(a: dict) -> dict:
+    """Provenance of a row built from a branch; ``row_meta`` then names the branch's model."""
     return {
         "branch_final_correct": a["branch__final_correct"],
         "continuation_mode": a["branch__continuation_mode"],
+        "parent_model": a["trace__model_name"],
     }
 
 
@@ -224,6 +239,11 @@ def parent_step_text(a: dict) -> str:
     return step_text_for_source(
         a["trace__raw_response"], a["trace__reasoning"], a["trace__analysis__extraction__source"]
     )
+
+
+def subset_of(a: dict) -> str | None:
+    value = a.get("trace__prompt__metadata__subset")
+    return None if value is None else str(value)
 
 
 def step_texts(a: dict) -> list[str]:

@@ -8,6 +8,7 @@ Column names follow TRL; provenance rides in ``meta_*`` scalars plus one
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,9 @@ PROCESSBENCH_SCHEMA = pa.schema(
         pa.field("steps", pa.list_(pa.string())),
         pa.field("final_answer_correct", pa.bool_()),
         pa.field("label", pa.int64()),
+        # ProcessBench's subset (gsm8k, math, olympiadbench, omnimath): the prompt's
+        # metadata "subset", null for problems from elsewhere.
+        pa.field("subset", pa.string()),
     ]
 )
 
@@ -71,12 +75,21 @@ class Context:
     hint_mode: str = field(init=False)
     correct_branches_only: bool = field(init=False)
     judge_labels: bool = field(init=False)
+    # Why source records gave a kind no rows: {kind: Counter(reason)}, for an empty export's
+    # explanation ("0 branches graded right") in the manifest, the card, the UI and the API.
+    skips: dict[str, Counter] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.judge_labels = bool(self.options.get("judge_labels"))
         self.reasoning_key = self.options.get("reasoning") == "reasoning_content"
         self.hint_mode = self.options.get("hint_mode", "inline")
         self.correct_branches_only = self.options.get("branch_filter", "correct") == "correct"
+
+    def skip(self, kind: str, reason: str) -> None:
+        counter = self.skips.get(kind)
+        if counter is None:
+            counter = self.skips[kind] = Counter()
+        counter[reason] += 1
 
 
 def with_meta(*fields: pa.Field) -> pa.Schema:

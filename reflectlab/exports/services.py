@@ -18,14 +18,23 @@ from reflectlab.core.ids import bounded_id
 from reflectlab.core.jobs import JobLease, job_claim, new_holder
 from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.exports.build import ExportCancelled, export_build
+from reflectlab.exports.chat_templates import PRESETS, tokenizer_dir
 from reflectlab.exports.kinds import VARIANTS
 from reflectlab.exports.models import Export
-from reflectlab.exports.openai_format import OPENAI_KINDS
+from reflectlab.exports.openai_format import OPENAI_CONFIGS, OPENAI_KINDS
 from reflectlab.exports.schemas import BRANCH_FILTERS, HINT_MODES, REASONING_STYLES
 from reflectlab.exports.splits import parse_splits
 from reflectlab.projects.models import Project
 
 logger = logging.getLogger(__name__)
+
+USER_TURN_MESSAGES = (
+    "The user_turn hint mode puts the original wrong answer in an assistant turn before "
+    "the hint; as one `messages` list, SFTTrainer trains on every assistant turn (with "
+    "assistant_only_loss too), so it would learn the wrong answer. Use the "
+    "sft_corrected_prompt_completion variant (the original answer and the hint in the "
+    "prompt, loss on the corrected continuation only) or the inline/stripped hint modes."
+)
 
 FILTER_KEYS = ("accepted_only", "model", "run", "annotator", "date_from", "date_to", "exclude_gold")
 
@@ -73,6 +82,15 @@ def export_normalize(
     }
     if options.pop("judge_labels", False):
         out["judge_labels"] = True  # meta_judge_* columns (reflectlab.judges.exporting)
+    # Named only when asked for, so earlier exports' options (and bytes) stay the same.
+    for key in ("training_template", "tokenizer"):
+        value = options.pop(key, "")
+        if value:
+            out[key] = str(value)
+    if out.get("training_template") and out["training_template"] not in PRESETS:
+        raise ValueError(f"training_template must be one of {sorted(PRESETS)}.")
+    if out.get("tokenizer"):
+        tokenizer_dir(out["tokenizer"])  # raises for a name outside REFLECTLAB_TOKENIZERS_DIR
     variant = options.pop("variant", None)
     if options:
         raise ValueError(f"Unknown options: {sorted(options)}.")
@@ -88,10 +106,14 @@ def export_normalize(
         raise ValueError("OpenAI files carry the reasoning inside the content (think_tags).")
     if format != Export.Format.BUNDLE:
         variants = VARIANTS[kind]
+        if out["hint_mode"] == "user_turn":
+            if variant == "sft_corrected":
+                raise ValueError(USER_TURN_MESSAGES)
+            variant = variant or "sft_corrected_prompt_completion"
         variant = variant or variants[0]
         if variant not in variants:
             raise ValueError(f"variant must be one of {variants}.")
-        if format == Export.Format.OPENAI and variant not in OPENAI_KINDS:
+        if format == Export.Format.OPENAI and variant not in OPENAI_CONFIGS:
             raise ValueError("The OpenAI format needs the primary variant.")
         out["variant"] = variant
     return out_filters, out
@@ -185,6 +207,7 @@ def export_execute(*, export_id: int) -> None:
         size_bytes=final.stat().st_size,
         sha256=result["sha256"],
         rows_done=result["rows_done"],
+        notes=result["notes"],
         finished_at=timezone.now(),
         holder="",
         lease_until=None,

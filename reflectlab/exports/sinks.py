@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from reflectlab.exports.llamafactory import SHAPES, llamafactory_path, llamafactory_row
 from reflectlab.exports.models import Export
 from reflectlab.exports.openai_format import openai_row
 from reflectlab.exports.schemas import Config
@@ -14,11 +15,12 @@ from reflectlab.exports.writers import JsonlSink, ParquetSink
 class Route:
     """The writer of one (config, split) and its row count; ``write`` None: not exported."""
 
-    __slots__ = ("rows", "write")
+    __slots__ = ("lengths", "rows", "write")
 
     def __init__(self, write: Any):
         self.write = write
         self.rows = 0
+        self.lengths = None  # report.Lengths of the config, set by the builder
 
 
 class Sinks:
@@ -34,10 +36,13 @@ class Sinks:
 
     def paths(self, config: str, split: str) -> list[tuple[str, str]]:
         if self.bundle:
-            return [
+            paths = [
                 ("parquet", f"data/{config}/{split}-00000-of-00001.parquet"),
                 ("jsonl", f"jsonl/{config}/{split}.jsonl"),
             ]
+            if config in SHAPES:
+                paths.append(("llamafactory", llamafactory_path(config, split)))
+            return paths
         return [(self.plain_kind, self.plain_name)]
 
     @property
@@ -82,7 +87,10 @@ class Sinks:
 
         def write_all(row: dict[str, Any], nested: Any = None) -> None:
             for fmt, _rel, sink in sinks:
-                sink.write(nested if fmt == "jsonl" and nested is not None else row)
+                if fmt == "llamafactory":
+                    sink.write(llamafactory_row(config, row))
+                else:
+                    sink.write(nested if fmt == "jsonl" and nested is not None else row)
 
         return Route(write_all)
 

@@ -109,39 +109,3 @@ def write_zip(dest: Path, entries: list[tuple[str, Path]]) -> None:
             with path.open("rb") as src, zf.open(info, "w", force_zip64=True) as out:
                 while chunk := src.read(CHUNK):
                     out.write(chunk)
-
-
-def dataset_card(
-    *,
-    title: str,
-    configs: list[dict[str, Any]],
-    default: str | None,
-    manifest: dict[str, Any],
-) -> str:
-    """A Hugging Face dataset card whose YAML ``configs`` make the folder loadable."""
-    lines = ["---", "configs:"]
-    for config in configs:
-        lines.append(f"- config_name: {config['name']}")
-        if config["name"] == default:
-            lines.append("  default: true")
-        lines.append("  data_files:")
-        for split, path in config["files"]:
-            lines += [f"  - split: {split}", f"    path: {path}"]
-    lines += ["---", "", f"# {title}", ""]
-    lines += [
-        "Exported by reflectlab. Load a config with "
-        "`datasets.load_dataset(<this folder>, <config>)`; JSONL mirrors of every "
-        "Parquet file sit under `jsonl/`. `manifest.json` lists every file with its "
-        "row count and sha256. Splits are assigned by a hash of the prompt id, so all "
-        "rows of one problem share a split.",
-        "",
-        f"Schema version {manifest['schema_version']}, reflectlab {manifest['app_version']}.",
-        "",
-        "| config | rows | what |",
-        "|---|---|---|",
-    ]
-    for config in configs:
-        rows = sum(manifest["counts"].get(config["name"], {}).values())
-        lines.append(f"| `{config['name']}` | {rows} | {config['description']} |")
-    lines += ["", "Columns prefixed `meta_` are provenance; trainers ignore them.", ""]
-    return "\n".join(lines)

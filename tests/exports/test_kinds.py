@@ -92,12 +92,13 @@ def test_sft_hint_modes(project, run_export, with_prefix):
     stripped = export_rows(run_export("sft_corrected", options={"hint_mode": "stripped"}))[0]
     assert HINT not in _assistant(stripped)[-1]["content"]
     assert "We need 2 + 3.\n\nSo 2 + 3 = 5." in _assistant(stripped)[-1]["content"]
+    # user_turn: the original wrong answer and the hint are prompt, never completion.
     turn = export_rows(run_export("sft_corrected", options={"hint_mode": "user_turn"}))[0]
-    roles = [m["role"] for m in turn["messages"]]
-    assert roles == ["user", "assistant", "user", "assistant"]
-    assert turn["messages"][2]["content"] == HINT
-    assert "\\boxed{6}" in turn["messages"][1]["content"]
-    assert "\\boxed{5}" in turn["messages"][3]["content"]
+    assert [m["role"] for m in turn["prompt"]] == ["user", "assistant", "user"]
+    assert [m["role"] for m in turn["completion"]] == ["assistant"]
+    assert turn["prompt"][2]["content"] == HINT
+    assert "\\boxed{6}" in turn["prompt"][1]["content"]
+    assert "\\boxed{5}" in turn["completion"][0]["content"]
 
 
 def test_reasoning_content_key_and_prompt_completion_variant(project, run_export):
@@ -169,7 +170,15 @@ def test_stepwise_cuts_after_the_first_error(project, run_export):
     assert strict["labels"][1] is False
     pb = export_rows(run_export("stepwise", options={"variant": "processbench"}))
     assert [r["label"] for r in pb] == [1, -1]
-    assert list(pb[0]) == ["id", "generator", "problem", "steps", "final_answer_correct", "label"]
+    assert list(pb[0]) == [
+        "id",
+        "generator",
+        "problem",
+        "steps",
+        "final_answer_correct",
+        "label",
+        "subset",
+    ]
     assert pb[0]["steps"] == ["We need 2 + 3.", "2 + 3 = 6.", "So the total is 6."]
 
 

@@ -62,6 +62,7 @@ def test_processbench_items_come_back_with_their_labels(project, run_export, tmp
         assert row["generator"] == item["generator"]
         assert row["problem"] == item["problem"]
         assert row["final_answer_correct"] == item["final_answer_correct"]
+        assert row["subset"] == "tiny"  # the file's stem, as ProcessBench names its subsets
     assert rows["tiny-2"]["label"] == 0  # moved to the joined analyser step
     a = Annotation.objects.get(trace__external_id="tiny-0")
     assert a.state == "accepted" and a.step_labels == {"0": 1, "1": -1}
@@ -85,6 +86,7 @@ def _check_real(project, run_export, path):
     remapped = set(report["remapped"])
     for item in items:
         row = rows[item["id"]]
+        assert row["subset"] == path.stem
         if item["id"] in remapped:
             continue
         assert row["label"] == item["label"], item["id"]

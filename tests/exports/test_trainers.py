@@ -1,9 +1,12 @@
 """Trainer-ready, proven: our exports load with ``datasets`` and train one TRL step each.
 
-Runs in the model virtualenv (Python 3.11, torch 2.13.0 CPU, TRL 1.13 —
-``scripts/model_env.sh``), found at ``$REFLECTLAB_MODEL_VENV`` or
-``.venv-model``; skipped with a reason when it is absent, a failure in CI
-(``CI=true``): the README promises the suite trains TRL.
+Runs in two virtualenvs (Python 3.11, torch 2.13.0 CPU): the model venv with
+TRL 1.13 (``scripts/model_env.sh``; ``$REFLECTLAB_MODEL_VENV`` or
+``.venv-model``) and the newest TRL installable here (``scripts/model_env.sh
+--trl-new``; ``$REFLECTLAB_TRL_NEW_VENV`` or ``.venv-trl-new``). TRL 1.14 removed
+PRMTrainer, so the stepwise export trains there through ``prm-tc``
+(transformers' token-classification Trainer), in both venvs. Skipped with a
+reason when a venv is absent, a failure in CI (``CI=true``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(settings.BASE_DIR)
 VENV = Path(os.environ.get("REFLECTLAB_MODEL_VENV", ROOT / ".venv-model"))
 PYTHON = VENV / "bin" / "python"
+NEW_VENV = Path(os.environ.get("REFLECTLAB_TRL_NEW_VENV", ROOT / ".venv-trl-new"))
+PYTHONS = {"trl-1.13": PYTHON, "trl-new": NEW_VENV / "bin" / "python"}
 SMOKE = ROOT / "scripts" / "trl_smoke.py"
 ONE_SPLIT = {"splits": {"train": 1.0}}
 
@@ -92,11 +97,11 @@ def tiny_model(tmp_path_factory):
     return model
 
 
-def _venv(*args, timeout=300):
+def _venv(*args, timeout=300, python=PYTHON):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return subprocess.run(
-        [str(PYTHON), *map(str, args)],
+        [str(python), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -143,16 +148,25 @@ TRAINERS = [
     ("sft", "bundle", "critique", []),
     ("dpo", "parquet", "preference", []),
     ("kto", "bundle", "unpaired", []),
-    ("prm", "jsonl", "stepwise", []),
+    ("prm-tc", "bundle", "stepwise", []),
+    ("prm-tc", "jsonl", "stepwise", []),
+]
+CASES = [("trl-1.13", *t) for t in [*TRAINERS, ("prm", "jsonl", "stepwise", [])]] + [
+    ("trl-new", *t) for t in TRAINERS
 ]
 
 
-@pytest.mark.parametrize(("trainer", "fmt", "config", "flags"), TRAINERS)
-def test_trl_trains_one_step_on_our_export(exported, tiny_model, trainer, fmt, config, flags):
+@pytest.mark.parametrize(("venv", "trainer", "fmt", "config", "flags"), CASES)
+def test_trl_trains_one_step_on_our_export(exported, tiny_model, venv, trainer, fmt, config, flags):
+    python = PYTHONS[venv]
+    if not python.exists():
+        missing(f"no {venv} virtualenv at {python.parent.parent} (scripts/model_env.sh builds it)")
     out, files = exported
     args = [out / "bundle", "--config", config] if fmt == "bundle" else [files[config, fmt]]
-    result = _venv(SMOKE, trainer, *args, *flags, "--model", tiny_model)
+    result = _venv(SMOKE, trainer, *args, *flags, "--model", tiny_model, python=python)
     info = json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {}
     assert result.returncode == 0 and info.get("ok"), result.stderr[-3000:]
     assert info["global_step"] == 1
+    if venv == "trl-new":
+        assert not info["trl"].startswith("1.13"), info
     print(json.dumps(info))
