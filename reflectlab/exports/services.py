@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import shutil
-import uuid
+import tempfile
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from reflectlab.core.errors import error_text
 from reflectlab.core.ids import bounded_id
 from reflectlab.core.limits import MAX_ERROR_CHARS
+from reflectlab.core.storage import exports_storage, storage_put
 from reflectlab.exports.build import ExportCancelled, export_build
 from reflectlab.exports.kinds import VARIANTS
 from reflectlab.exports.models import Export
@@ -135,8 +137,9 @@ def export_cancel(*, export: Export) -> bool:
 def export_execute(*, export_id: int) -> None:
     """Write one export (idempotent: a finished export is left alone).
 
-    Everything is written under a temporary folder and moved into place only
-    on success; a failure or a cancellation leaves no file behind.
+    Everything is written under a local temporary folder, then put into the
+    ``exports`` storage (a rename for a local folder, a multipart upload for
+    S3) only on success; a failure or a cancellation leaves no object behind.
     """
     claimed = Export.objects.filter(
         pk=export_id, state__in=[Export.State.QUEUED, Export.State.RUNNING]
@@ -144,36 +147,40 @@ def export_execute(*, export_id: int) -> None:
     if not claimed:
         return
     export = Export.objects.select_related("project").get(pk=export_id)
-    export.directory.mkdir(parents=True, exist_ok=True)
-    work = export.directory / f".tmp-{uuid.uuid4().hex}"
-    work.mkdir()
+    storage = exports_storage()
+    root = Path(settings.REFLECTLAB_WORK_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"export-{export_id}-", dir=root))
+    key = None
     try:
         result = export_build(export=export, work=work)
-        final = export.directory / result["file_name"]
-        os.replace(work / result["file_name"], final)
-        final.chmod(0o444)
+        local = work / result["file_name"]
+        size = local.stat().st_size
+        key = f"{export.storage_prefix}/{result['file_name']}"
+        storage_put(storage=storage, key=key, path=local)
     except ExportCancelled:
-        shutil.rmtree(work, ignore_errors=True)
         return
     except Exception as exc:
         logger.exception("export %s failed", export_id)
-        shutil.rmtree(work, ignore_errors=True)
+        if key is not None:
+            storage.delete(key)  # an upload that broke half-way
         Export.objects.filter(pk=export_id).exclude(state=Export.State.CANCELLED).update(
             state=Export.State.FAILED,
             error=error_text(exc)[:MAX_ERROR_CHARS],
             finished_at=timezone.now(),
         )
         return
-    shutil.rmtree(work, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     done = Export.objects.filter(pk=export_id, state=Export.State.RUNNING).update(
         state=Export.State.SUCCEEDED,
         file_name=result["file_name"],
         files=result["files"],
         counts=result["counts"],
-        size_bytes=final.stat().st_size,
+        size_bytes=size,
         sha256=result["sha256"],
         rows_done=result["rows_done"],
         finished_at=timezone.now(),
     )
     if not done and Export.objects.filter(pk=export_id, state=Export.State.CANCELLED).exists():
-        final.unlink(missing_ok=True)  # cancelled at the last moment: keep nothing
+        storage.delete(key)  # cancelled at the last moment: keep nothing
