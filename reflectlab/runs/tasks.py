@@ -15,7 +15,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 
-from reflectlab.runs import continuation, services
+from reflectlab.runs import batch_remote, continuation, services
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,24 @@ def trace_continue_task(branch_id: int, config_id: int) -> None:
         continuation.trace_continue_fail(
             branch_id=branch_id, reason=continuation.failure_reason(exc, after_answer=False)
         )
+
+
+BATCH_POLL_SECONDS = 30
+
+
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3900)
+def run_batch_submit_task(run_id: int) -> None:
+    """Submit once (the service skips a submitted run), then start polling."""
+    batch_remote.run_batch_submit(run_id=run_id)
+    run_batch_poll_task.apply_async((run_id,), countdown=BATCH_POLL_SECONDS)
+
+
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3900)
+def run_batch_poll_task(run_id: int, every: float = BATCH_POLL_SECONDS) -> None:
+    """Poll until the batch is done; each poll is idempotent (results import once)."""
+    status = batch_remote.run_batch_poll(run_id=run_id)
+    if status not in {"completed", *batch_remote.TERMINAL_FAILURES}:
+        run_batch_poll_task.apply_async((run_id, every), countdown=every)
 
 
 @worker_ready.connect
