@@ -20,16 +20,20 @@ line, any order) comes back as the run's traces, matched on ``custom_id``:
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
+from django.conf import settings
+from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from reflectlab.core.limits import MAX_ERROR_CHARS
+from reflectlab.core.storage import uploads_storage
 from reflectlab.providers.base import Sampling
 from reflectlab.providers.registry import sampling_for
 from reflectlab.runs.execution import chat_messages
@@ -289,3 +293,37 @@ def run_batch_close_missing(*, run: Run) -> int:
 
 def run_batch_import_file(*, run: Run, stream: IO[bytes]) -> dict[str, Any]:
     return run_batch_import(run=run, lines=iter(stream.readline, b""))
+
+
+def run_batch_results_accept(*, run: Run, upload: File) -> dict[str, Any] | None:
+    """A results file from the web: imported now when small (the report), else put in
+    the ``uploads`` storage and imported on a worker (None)."""
+    if run.mode != Run.Mode.BATCH or run.state == Run.State.CANCELLED:
+        raise ValueError("Only a batch run that is not cancelled takes a results file.")
+    if (upload.size or 0) <= settings.REFLECTLAB_SYNC_IMPORT_MAX_BYTES:
+        upload.seek(0)
+        return run_batch_import_file(run=run, stream=upload)
+    key = uploads_storage().save(f"batch-results/{run.pk}/{uuid.uuid4().hex}.jsonl", upload)
+    from reflectlab.runs.tasks import run_batch_import_task
+
+    transaction.on_commit(lambda: run_batch_import_task.delay(run.pk, key))
+    return None
+
+
+def run_batch_import_stored(*, run_id: int, key: str) -> dict[str, Any]:
+    """Import a results file from the ``uploads`` storage (a task; safe to repeat)."""
+    run = Run.objects.get(pk=run_id)
+    storage = uploads_storage()
+    with storage.open(key, "rb") as stream:
+        report = run_batch_import_file(run=run, stream=stream)
+    storage.delete(key)
+    return report
+
+
+def run_batch_submit_enqueue(*, run: Run) -> None:
+    """Hand the submission (then the polling) to a worker once the transaction commits."""
+    if run.mode != Run.Mode.BATCH:
+        raise ValueError("Only a batch run is submitted to a batch endpoint.")
+    from reflectlab.runs.tasks import run_batch_submit_task
+
+    run_batch_submit_task.delay_on_commit(run.pk)

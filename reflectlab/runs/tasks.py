@@ -15,7 +15,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 
-from reflectlab.runs import batch_remote, continuation, services
+from reflectlab.runs import batch, batch_remote, continuation, services
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,12 @@ def run_batch_poll_task(run_id: int, every: float = BATCH_POLL_SECONDS) -> None:
     status = batch_remote.run_batch_poll(run_id=run_id)
     if status not in {"completed", *batch_remote.TERMINAL_FAILURES}:
         run_batch_poll_task.apply_async((run_id, every), countdown=every)
+
+
+@shared_task(acks_late=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 300)
+def run_batch_import_task(run_id: int, key: str) -> None:
+    """Idempotent: items already done are skipped."""
+    batch.run_batch_import_stored(run_id=run_id, key=key)
 
 
 @worker_ready.connect

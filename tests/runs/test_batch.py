@@ -143,3 +143,135 @@ def test_a_batch_missing_lines_fails_those_items(batch_run, monkeypatch):
     run.refresh_from_db()
     assert (run.items_done, run.items_failed) == (1, 1)
     assert RunItem.objects.get(run=run, state=RunItem.State.FAILED).error.startswith("No result")
+
+
+# -- the interfaces: API, run page, management command ---------------------------
+
+
+def test_api_round_trip_and_managers_only(batch_run, api, project, make_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from tests.factories import MembershipFactory
+
+    run = batch_run(texts=("What is 2 + 3?",), samples=2)
+    assert api.get(reverse("api-run", args=[run.pk])).json()["mode"] == "batch"
+    response = api.get(reverse("api-run-batch-requests", args=[run.pk]))
+    assert response.status_code == 200
+    requests = [orjson.loads(x) for x in b"".join(response.streaming_content).splitlines()]
+    assert len(requests) == 2
+    results = b"\n".join(_results(requests))
+    url = reverse("api-run-batch-results", args=[run.pk])
+    upload = SimpleUploadedFile("results.jsonl", results)
+    response = api.post(url, {"file": upload}, format="multipart")
+    assert response.status_code == 200, response.content
+    assert response.json()["rows_written"] == 2
+    again = api.post(url, {"file": SimpleUploadedFile("r.jsonl", results)}, format="multipart")
+    assert again.json()["rows_written"] == 0
+    assert Trace.objects.filter(run=run).count() == 2
+
+    annotator = make_user()
+    MembershipFactory(project=project, user=annotator, role="annotator")
+    other = APIClient()
+    other.force_authenticate(annotator)
+    assert other.get(reverse("api-run-batch-requests", args=[run.pk])).status_code == 403
+    outsider = make_user()
+    MembershipFactory(user=outsider, role="manager")
+    other.force_authenticate(outsider)
+    assert other.get(reverse("api-run-batch-requests", args=[run.pk])).status_code == 404
+
+
+def test_api_creates_batch_runs_and_submit_enqueues_on_commit(
+    api, project, make_config, make_prompts, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from django.urls import reverse
+
+    make_prompts(["What is 2 + 3?"])
+    config = make_config()
+    with (
+        mock.patch("reflectlab.runs.tasks.run_execute_task.delay") as live,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = api.post(
+            reverse("api-runs"),
+            {"project": project.pk, "model_config": config.pk, "mode": "batch"},
+            format="json",
+        )
+    assert response.status_code == 201, response.content
+    live.assert_not_called()
+    run_id = response.json()["id"]
+    with (
+        mock.patch("reflectlab.runs.tasks.run_batch_submit_task.delay") as submit,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert api.post(reverse("api-run-batch-submit", args=[run_id])).status_code == 202
+    submit.assert_called_once_with(run_id)
+
+
+def test_run_page_shows_the_batch_panel_and_imports_a_file(batch_run, logged_in):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    run = batch_run(texts=("What is 2 + 3?",), samples=1)
+    page = logged_in.get(reverse("runs:detail", args=[run.pk])).content.decode()
+    assert reverse("runs:batch-requests", args=[run.pk]) in page
+    assert reverse("runs:batch-results", args=[run.pk]) in page
+    requests = [
+        orjson.loads(x)
+        for x in b"".join(
+            logged_in.get(reverse("runs:batch-requests", args=[run.pk])).streaming_content
+        ).splitlines()
+    ]
+    upload = SimpleUploadedFile("results.jsonl", b"\n".join(_results(requests)))
+    response = logged_in.post(
+        reverse("runs:batch-results", args=[run.pk]), {"file": upload}, follow=True
+    )
+    assert "1 traces written" in response.content.decode()
+    run.refresh_from_db()
+    assert run.state == Run.State.SUCCEEDED
+
+
+def test_large_results_files_import_on_a_worker_from_the_uploads_storage(
+    batch_run, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.REFLECTLAB_SYNC_IMPORT_MAX_BYTES = 0
+    run = batch_run(texts=("What is 2 + 3?",), samples=1)
+    results = b"\n".join(_results(_lines(run)))
+    with (
+        mock.patch("reflectlab.runs.tasks.run_batch_import_task.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        report = batch.run_batch_results_accept(
+            run=run, upload=SimpleUploadedFile("r.jsonl", results)
+        )
+    assert report is None
+    (run_id, key), _ = delay.call_args
+    assert run_id == run.pk
+    report = batch.run_batch_import_stored(run_id=run.pk, key=key)
+    assert report["rows_written"] == 1
+    assert not list((tmp_path / "media").rglob("*.jsonl"))  # the stored copy is removed
+
+
+def test_management_command_round_trip(batch_run, tmp_path, make_config, project):
+    from django.core.management import call_command
+
+    run = batch_run(texts=("What is 2 + 3?", "What is 4 + 4?"), samples=1)
+    out = tmp_path / "requests.jsonl"
+    call_command("run_batch", "requests", str(run.pk), "-o", str(out))
+    requests = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert len(requests) == 2
+    results = tmp_path / "results.jsonl"
+    results.write_bytes(b"\n".join(_results(requests)) + b"\n")
+    call_command("run_batch", "import", str(run.pk), str(results))
+    call_command("run_batch", "import", str(run.pk), str(results))
+    run.refresh_from_db()
+    assert (run.items_done, run.state) == (2, Run.State.SUCCEEDED)
+    assert Trace.objects.filter(run=run).count() == 2
