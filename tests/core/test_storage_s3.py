@@ -219,7 +219,7 @@ def test_download_is_members_only_and_streams(web, s3, client, project, run_expo
     client.force_login(outsider)
     assert client.get(url).status_code == 404
     member = UserFactory()
-    MembershipFactory(user=member, project=project, role="annotator")
+    MembershipFactory(user=member, project=project, role="reviewer")
     client.force_login(member)
     response = client.get(url)
     assert response.status_code == 200
@@ -241,7 +241,7 @@ def test_presigned_redirect_only_after_the_permission_check(
     assert refused.status_code == 404
     assert "Location" not in refused
     member = UserFactory()
-    MembershipFactory(user=member, project=project, role="annotator")
+    MembershipFactory(user=member, project=project, role="reviewer")
     client.force_login(member)
     response = client.get(url)
     assert response.status_code == 302
