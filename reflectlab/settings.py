@@ -256,6 +256,9 @@ SPECTACULAR_SETTINGS = {
         "TraceStateEnum": "reflectlab.traces.models.Trace.State",
         "ExportKindEnum": "reflectlab.exports.models.Export.Kind",
         "ExportFormatEnum": "reflectlab.exports.models.Export.Format",
+        "JudgeKindEnum": "reflectlab.judges.models.Judge.Kind",
+        # Which items a run or a judge run covers.
+        "CoverageEnum": ["all", "filter", "selection"],
     },
 }
 
@@ -315,3 +318,60 @@ REFLECTLAB_EXPORTS_DIR = Path(env_str("REFLECTLAB_EXPORTS_DIR", str(VAR_DIR / "e
 # Tokenizer folders (tokenizer.json [+ chat template]) an export may name for token length
 # stats and for checking that the training chat template keeps the reasoning.
 REFLECTLAB_TOKENIZERS_DIR = Path(env_str("REFLECTLAB_TOKENIZERS_DIR", str(VAR_DIR / "tokenizers")))
+# Exports are built here on the worker, then moved (local) or uploaded (S3) into storage.
+REFLECTLAB_WORK_DIR = Path(env_str("REFLECTLAB_WORK_DIR", str(VAR_DIR / "work")))
+
+
+# Storage (README "Scale-out"): uploads (import files) and exports go through
+# Django's storage API, named "uploads" and "exports". Local folders by default;
+# REFLECTLAB_STORAGE=s3 puts both in one S3-compatible bucket (AWS, MinIO, Ceph…)
+# so web and workers on different machines share them.
+def storages_from(env: dict[str, str]) -> dict:
+    """``STORAGES`` for an environment (a function so tests build the same thing)."""
+    kind = env.get("REFLECTLAB_STORAGE", "local")
+    static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    if kind == "local":
+        uploads = {"BACKEND": "django.core.files.storage.FileSystemStorage"}  # MEDIA_ROOT
+        exports = {
+            "BACKEND": "reflectlab.core.storage.ExportsFileSystemStorage",  # EXPORTS_DIR
+            "OPTIONS": {"file_permissions_mode": 0o444, "allow_overwrite": True},
+        }
+        return {"default": uploads, "uploads": uploads, "exports": exports, "staticfiles": static}
+    if kind != "s3":
+        raise ImproperlyConfigured(f"REFLECTLAB_STORAGE must be local or s3, got {kind!r}")
+    if not env.get("REFLECTLAB_S3_BUCKET"):
+        raise ImproperlyConfigured("REFLECTLAB_STORAGE=s3 needs REFLECTLAB_S3_BUCKET.")
+    try:
+        expire = int(env.get("REFLECTLAB_S3_PRESIGNED_SECONDS", "60"))
+    except ValueError as exc:
+        raise ImproperlyConfigured("REFLECTLAB_S3_PRESIGNED_SECONDS must be an integer") from exc
+    common = {
+        "bucket_name": env["REFLECTLAB_S3_BUCKET"],
+        "endpoint_url": env.get("REFLECTLAB_S3_ENDPOINT_URL") or None,
+        "region_name": env.get("REFLECTLAB_S3_REGION") or None,
+        # Unset: boto3's own chain (AWS_ACCESS_KEY_ID…, instance roles).
+        "access_key": env.get("REFLECTLAB_S3_ACCESS_KEY_ID") or None,
+        "secret_key": env.get("REFLECTLAB_S3_SECRET_ACCESS_KEY") or None,
+        "addressing_style": env.get("REFLECTLAB_S3_ADDRESSING_STYLE") or None,
+        "default_acl": None,  # private objects; the bucket's policy decides
+        "querystring_auth": True,
+        "querystring_expire": expire,
+        # Reading an object spools to disk beyond 8 MiB, never all of it in memory.
+        "max_memory_size": 8 * 1024 * 1024,
+    }
+    prefix = env.get("REFLECTLAB_S3_PREFIX", "").strip("/")
+    s3 = "storages.backends.s3.S3Storage"
+    uploads = {
+        "BACKEND": s3,
+        # Two uploads with one name both survive (the second gets a suffix).
+        "OPTIONS": {**common, "location": f"{prefix}/uploads".lstrip("/"), "file_overwrite": False},
+    }
+    exports = {
+        "BACKEND": s3,
+        "OPTIONS": {**common, "location": f"{prefix}/exports".lstrip("/"), "file_overwrite": True},
+    }
+    return {"default": uploads, "uploads": uploads, "exports": exports, "staticfiles": static}
+
+
+STORAGES = storages_from(dict(os.environ))
+REFLECTLAB_S3_PRESIGNED_DOWNLOADS = env_bool("REFLECTLAB_S3_PRESIGNED_DOWNLOADS", False)

@@ -80,7 +80,13 @@ __all__ = ["get_user_model"]
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
+def celery_worker_env():
+    """Extra environment for ``celery_worker_process`` (a module overrides it)."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path, celery_worker_env):
     """A real ``celery worker`` process on the test database and the configured broker.
 
     Tests using it must commit their data (``transactional_db``), as the
@@ -102,7 +108,7 @@ def celery_worker_process(transactional_db, tmp_path):
         url = (
             f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
         )
-    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0"}
+    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0", **celery_worker_env}
     app.control.purge()
     log = (tmp_path / "worker.log").open("w")
     proc = subprocess.Popen(

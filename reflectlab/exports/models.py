@@ -4,31 +4,29 @@ import re
 from pathlib import Path
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 
 from reflectlab.core.jobs import LeasedJob
+from reflectlab.core.storage import exports_storage, storage_local_path
 from reflectlab.projects.models import Project
 
+# An export is built in REFLECTLAB_WORK_DIR/<WORK_PREFIX><id>-<random>/ on the
+# worker, then put into storage; recovery removes the folders of dead workers.
+WORK_PREFIX = "export-"
 
-def exports_root() -> Path:
-    """Private storage for export files: never under a public media URL.
 
-    One folder per database, so a test database never touches the files of
-    the development one (export ids restart in each).
-    """
-    from django.db import connection
-
-    base = Path(settings.REFLECTLAB_EXPORTS_DIR)
+def _database_folder() -> str:
+    """One folder per database, so a test database never touches the files of
+    the development one (export ids restart in each)."""
     name = Path(str(connection.settings_dict["NAME"])).stem
-    root = base / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 class Export(LeasedJob):
     """One trainer-ready dataset export (DESIGN §8): immutable once finished.
 
-    The file lives under ``exports_root()/<id>/``; its bytes depend only on
+    The file lives in the ``exports`` storage at ``key`` (a local folder or an
+    S3 bucket, see ``reflectlab.core.storage``); its bytes depend only on
     the data, the kind, the format, the filters and the options — never on
     the clock — so re-exporting the same snapshot gives the same sha256.
     """
@@ -105,12 +103,23 @@ class Export(LeasedJob):
         return min(99, int(100 * self.rows_done / self.rows_total)) if self.rows_total else 0
 
     @property
-    def directory(self) -> Path:
-        return exports_root() / str(self.pk)
+    def storage_prefix(self) -> str:
+        return f"{_database_folder()}/{self.pk}"
+
+    @property
+    def key(self) -> str | None:
+        """The file's name in the ``exports`` storage."""
+        return f"{self.storage_prefix}/{self.file_name}" if self.file_name else None
+
+    @property
+    def directory(self) -> Path | None:
+        """The export's local folder when the storage is a folder (tests, ``manage.py``)."""
+        return storage_local_path(storage=exports_storage(), key=self.storage_prefix)
 
     @property
     def path(self) -> Path | None:
-        return self.directory / self.file_name if self.file_name else None
+        key = self.key
+        return storage_local_path(storage=exports_storage(), key=key) if key else None
 
     @property
     def is_empty(self) -> bool:

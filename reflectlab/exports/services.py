@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import shutil
-import uuid
+import tempfile
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,10 +18,11 @@ from reflectlab.core.errors import error_text
 from reflectlab.core.ids import bounded_id
 from reflectlab.core.jobs import JobLease, job_claim, new_holder
 from reflectlab.core.limits import MAX_ERROR_CHARS
+from reflectlab.core.storage import exports_storage, storage_put
 from reflectlab.exports.build import ExportCancelled, export_build
 from reflectlab.exports.chat_templates import PRESETS, tokenizer_dir
 from reflectlab.exports.kinds import VARIANTS
-from reflectlab.exports.models import Export
+from reflectlab.exports.models import WORK_PREFIX, Export
 from reflectlab.exports.openai_format import OPENAI_CONFIGS, OPENAI_KINDS
 from reflectlab.exports.schemas import BRANCH_FILTERS, HINT_MODES, REASONING_STYLES
 from reflectlab.exports.splits import parse_splits
@@ -163,10 +165,11 @@ def export_execute(*, export_id: int) -> None:
 
     Claimed compare-and-set (``core.jobs``): from QUEUED, or from RUNNING only
     when its worker's lease lapsed, so a redelivered task never rebuilds an
-    export another worker is writing. Everything is written under a temporary
-    folder and moved into place only on success; a failure or a cancellation
-    leaves no file behind. A transient database error goes up to the task
-    (which retries) once the folder is removed.
+    export another worker is writing. Everything is written under a local
+    temporary folder, then put into the ``exports`` storage (a rename for a
+    local folder, a multipart upload for S3) only on success; a failure or a
+    cancellation leaves no object behind. A transient database error goes up
+    to the task (which retries) once the folder is removed.
     """
     holder = new_holder()
     if not job_claim(
@@ -174,37 +177,40 @@ def export_execute(*, export_id: int) -> None:
     ):
         return
     export = Export.objects.select_related("project").get(pk=export_id)
-    export.directory.mkdir(parents=True, exist_ok=True)
-    work = export.directory / f".tmp-{uuid.uuid4().hex}"
-    work.mkdir()
+    storage = exports_storage()
+    root = Path(settings.REFLECTLAB_WORK_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{export_id}-", dir=root))
+    key = None
     try:
         with JobLease(Export, export_id, holder) as lease:
             result = export_build(export=export, work=work, lease=lease)
-            final = export.directory / result["file_name"]
-            os.replace(work / result["file_name"], final)
-            final.chmod(0o444)
+            local = work / result["file_name"]
+            size = local.stat().st_size
+            key = f"{export.storage_prefix}/{result['file_name']}"
+            storage_put(storage=storage, key=key, path=local)
     except ExportCancelled:
-        shutil.rmtree(work, ignore_errors=True)
         return
     except TRANSIENT_DB_ERRORS:
-        shutil.rmtree(work, ignore_errors=True)
         raise
     except Exception as exc:
         logger.exception("export %s failed", export_id)
-        shutil.rmtree(work, ignore_errors=True)
+        if key is not None:
+            storage.delete(key)  # an upload that broke half-way
         Export.objects.filter(pk=export_id, holder=holder, state=Export.State.RUNNING).update(
             state=Export.State.FAILED,
             error=error_text(exc)[:MAX_ERROR_CHARS],
             finished_at=timezone.now(),
         )
         return
-    shutil.rmtree(work, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     done = Export.objects.filter(pk=export_id, holder=holder, state=Export.State.RUNNING).update(
         state=Export.State.SUCCEEDED,
         file_name=result["file_name"],
         files=result["files"],
         counts=result["counts"],
-        size_bytes=final.stat().st_size,
+        size_bytes=size,
         sha256=result["sha256"],
         rows_done=result["rows_done"],
         notes=result["notes"],
@@ -212,5 +218,5 @@ def export_execute(*, export_id: int) -> None:
         holder="",
         lease_until=None,
     )
-    if not done and not Export.objects.filter(pk=export_id, file_name=final.name).exists():
-        final.unlink(missing_ok=True)  # cancelled (or taken over) at the last moment
+    if not done and not Export.objects.filter(pk=export_id, file_name=result["file_name"]).exists():
+        storage.delete(key)  # cancelled (or taken over) at the last moment: keep nothing

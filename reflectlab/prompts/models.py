@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from reflectlab.core.jobs import LeasedJob
+from reflectlab.core.storage import uploads_storage
 from reflectlab.projects.models import Project
 
 
@@ -58,7 +59,8 @@ class ImportJob(LeasedJob):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    # The ``uploads`` storage: a local folder, or S3 shared by web and workers.
+    file = models.FileField(upload_to="imports/%Y/%m/", storage=uploads_storage)
     original_name = models.CharField(max_length=255, blank=True)
     file_format = models.CharField(max_length=8, default="jsonl")
     mapping = models.JSONField(default=dict, blank=True)

@@ -44,6 +44,9 @@ class RunSerializer(serializers.ModelSerializer):
             "project",
             "model_config",
             "samples_per_prompt",
+            "mode",
+            "batch_id",
+            "batch_status",
             "state",
             "items_total",
             "items_done",
@@ -82,6 +85,7 @@ class RunCreateInputSerializer(serializers.Serializer):
     samples_per_prompt = serializers.IntegerField(
         min_value=1, max_value=services.MAX_SAMPLES, default=1
     )
+    mode = serializers.ChoiceField(choices=Run.Mode.choices, default=Run.Mode.LIVE)
 
     def validate(self, attrs):
         if attrs["prompts"] == "filter" and not attrs.get("q"):
@@ -111,6 +115,7 @@ class RunCreateApi(APIView):
                 samples_per_prompt=values["samples_per_prompt"],
                 prompt_ids=values.get("prompt_ids") if values["prompts"] == "selection" else None,
                 q=values["q"] if values["prompts"] == "filter" else "",
+                mode=values["mode"],
             )
         except DjangoValidationError as exc:
             raise _drf_error(exc) from None

@@ -6,6 +6,7 @@ from django import forms
 
 from reflectlab.projects.models import Project
 from reflectlab.providers.models import ModelConfig
+from reflectlab.runs.models import Run
 from reflectlab.runs.services import MAX_SAMPLES
 
 
@@ -28,6 +29,13 @@ class RunCreateForm(forms.Form):
         help_text="External ids (as imported), one per line or separated by commas.",
     )
     samples_per_prompt = forms.IntegerField(min_value=1, max_value=MAX_SAMPLES, initial=1)
+    mode = forms.ChoiceField(
+        choices=Run.Mode.choices,
+        initial=Run.Mode.LIVE,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="Batch: download the requests as OpenAI Batch JSONL, import the results file.",
+    )
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
@@ -38,6 +46,7 @@ class RunCreateForm(forms.Form):
         data = super().clean()
         choice = data.get("prompts")
         data["prompt_ids"] = None
+        data["mode"] = data.get("mode") or Run.Mode.LIVE
         if choice != "filter":
             data["q"] = ""
         elif not data.get("q"):

@@ -18,6 +18,10 @@ class Run(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Mode(models.TextChoices):
+        LIVE = "live", "Live (workers call the model)"
+        BATCH = "batch", "Batch (OpenAI Batch JSONL out, results file in)"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
     model_config = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="runs")
     prompts = models.ManyToManyField(Prompt, related_name="runs", blank=True)
@@ -30,6 +34,9 @@ class Run(models.Model):
     tokens_completion = models.BigIntegerField(default=0)
     latency_total_ms = models.BigIntegerField(default=0)
     error_summary = models.TextField(blank=True)
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
+    batch_id = models.CharField(max_length=200, blank=True, help_text="The server's batch id.")
+    batch_status = models.CharField(max_length=32, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -77,9 +77,14 @@ def run_create(
     prompt_ids: list[int] | None = None,
     q: str = "",
     enqueue: bool = True,
+    mode: str = Run.Mode.LIVE,
 ) -> Run:
     """Create a queued run and hand it to the workers once the transaction commits
-    (``enqueue=False``: the caller executes it, as ``run_model --inline`` does)."""
+    (``enqueue=False``: the caller executes it, as ``run_model --inline`` does).
+
+    A ``batch`` run is never executed by workers: its requests leave as an
+    OpenAI Batch file and its traces come back from the results file (``batch``).
+    """
     from reflectlab.runs.tasks import run_execute_task
 
     if model_config.project_id != project.pk:
@@ -93,10 +98,15 @@ def run_create(
     )
     if not ids:
         raise ValidationError({"prompts": "No prompts match; import prompts or widen the choice."})
+    if mode not in Run.Mode.values:
+        raise ValidationError({"mode": f"mode must be one of {Run.Mode.values}."})
+    if mode == Run.Mode.BATCH:
+        enqueue = False
     with transaction.atomic():
         run = Run.objects.create(
             project=project,
             model_config=model_config,
+            mode=mode,
             samples_per_prompt=samples_per_prompt,
             items_total=len(ids) * samples_per_prompt,
             created_by=user if getattr(user, "is_authenticated", False) else None,
@@ -150,7 +160,7 @@ def run_finalize(*, run_id: int) -> bool:
     )
 
 
-def _items_ensure(run: Run) -> None:
+def items_ensure(run: Run) -> None:
     """Create the run's items (idempotent: the unique constraint skips existing ones).
 
     One ``INSERT … SELECT … ON CONFLICT DO NOTHING`` per sample, straight from
@@ -188,9 +198,8 @@ def runs_resume() -> int:
     from reflectlab.runs.tasks import run_execute_task, trace_continue_task
 
     count = 0
-    for run_id in Run.objects.filter(state__in=[Run.State.QUEUED, Run.State.RUNNING]).values_list(
-        "pk", flat=True
-    ):
+    unfinished = Run.objects.filter(state__in=[Run.State.QUEUED, Run.State.RUNNING])
+    for run_id in unfinished.filter(mode=Run.Mode.LIVE).values_list("pk", flat=True):
         run_execute_task.delay(run_id)
         count += 1
     stale = timezone.now() - timedelta(seconds=conf.get("REFLECTLAB_RUN_LEASE_SECONDS"))
@@ -221,13 +230,13 @@ def _resume_config(branch: Trace) -> ModelConfig | None:
 def run_execute(*, run_id: int, on_item: Callable[[], None] | None = None) -> Run:
     """Work on a run until no item is left to claim; safe to call any number of times."""
     now = timezone.now()
-    Run.objects.filter(pk=run_id, state=Run.State.QUEUED).update(
+    Run.objects.filter(pk=run_id, state=Run.State.QUEUED, mode=Run.Mode.LIVE).update(
         state=Run.State.RUNNING, started_at=now
     )
     run = Run.objects.select_related("model_config", "project").get(pk=run_id)
-    if run.state != Run.State.RUNNING:
-        return run
-    _items_ensure(run)
+    if run.state != Run.State.RUNNING or run.mode != Run.Mode.LIVE:
+        return run  # finished, cancelled, or a batch run (its results come from a file)
+    items_ensure(run)
     config = run.model_config
     try:
         provider = provider_for(config)

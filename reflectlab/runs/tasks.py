@@ -21,7 +21,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 
 from reflectlab.core.db import TRANSIENT_DB_ERRORS, db_backoff, db_reset
-from reflectlab.runs import continuation, services
+from reflectlab.runs import batch, batch_remote, continuation, services
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,30 @@ def trace_continue_task(branch_id: int, config_id: int) -> None:
         continuation.trace_continue_fail(
             branch_id=branch_id, reason=continuation.failure_reason(exc, after_answer=False)
         )
+
+
+BATCH_POLL_SECONDS = 30
+
+
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3900)
+def run_batch_submit_task(run_id: int) -> None:
+    """Submit once (the service skips a submitted run), then start polling."""
+    batch_remote.run_batch_submit(run_id=run_id)
+    run_batch_poll_task.apply_async((run_id,), countdown=BATCH_POLL_SECONDS)
+
+
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3900)
+def run_batch_poll_task(run_id: int, every: float = BATCH_POLL_SECONDS) -> None:
+    """Poll until the batch is done; each poll is idempotent (results import once)."""
+    status = batch_remote.run_batch_poll(run_id=run_id)
+    if status not in {"completed", *batch_remote.TERMINAL_FAILURES}:
+        run_batch_poll_task.apply_async((run_id, every), countdown=every)
+
+
+@shared_task(acks_late=True, soft_time_limit=6 * 3600, time_limit=6 * 3600 + 300)
+def run_batch_import_task(run_id: int, key: str) -> None:
+    """Idempotent: items already done are skipped."""
+    batch.run_batch_import_stored(run_id=run_id, key=key)
 
 
 @worker_ready.connect

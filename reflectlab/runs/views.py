@@ -45,6 +45,7 @@ def run_create(request: HtmxHttpRequest, project_id: int):
                 samples_per_prompt=data["samples_per_prompt"],
                 prompt_ids=data["prompt_ids"],
                 q=data["q"],
+                mode=data["mode"],
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -96,7 +96,6 @@ def traces_reanalyze(
 ) -> int:
     """Re-analyse traces made by another analyser or lexicon version (or all)."""
     projects = [project] if project is not None else list(Project.objects.all())
-    fields = list(ANALYSIS_FIELDS)
     done = 0
     for each in projects:
         queryset = Trace.objects.select_related("prompt", "project").filter(
@@ -108,16 +107,17 @@ def traces_reanalyze(
         for trace in queryset.iterator(chunk_size=BATCH_SIZE):
             batch.append(trace_analyze(trace=trace, save=False))
             if len(batch) >= BATCH_SIZE:
-                done += _save_analyses(batch, fields)
+                done += save_analyses(batch)
                 if on_progress:
                     on_progress(done)
-        done += _save_analyses(batch, fields)
+        done += save_analyses(batch)
     return done
 
 
-def _save_analyses(batch: list[Trace], fields: list[str]) -> int:
+def save_analyses(batch: list[Trace]) -> int:
+    """Store the re-computed analysis of ``batch`` (then emptied); returns its size."""
     with transaction.atomic():
-        Trace.objects.bulk_update(batch, fields)
+        Trace.objects.bulk_update(batch, list(ANALYSIS_FIELDS))
     count = len(batch)
     batch.clear()
     return count

@@ -9,6 +9,9 @@ from tests.authz import Rule
 
 
 def _export(world):
+    from django.core.files.base import ContentFile
+
+    from reflectlab.core.storage import exports_storage
     from reflectlab.exports.models import Export
 
     export = world.__dict__.get("_export")
@@ -20,8 +23,7 @@ def _export(world):
             state="succeeded",
             file_name="preference.jsonl",
         )
-        export.directory.mkdir(parents=True, exist_ok=True)
-        (export.directory / export.file_name).write_bytes(b"")
+        exports_storage().save(export.key, ContentFile(b""))
         world.__dict__["_export"] = export
     return export
 

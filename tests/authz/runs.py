@@ -10,7 +10,15 @@ def run(world) -> Run:
     )
 
 
+def batch_run(world) -> Run:
+    existing = world.project.runs.filter(mode=Run.Mode.BATCH).first()
+    return existing or Run.objects.create(
+        project=world.project, model_config=config(world), items_total=0, mode=Run.Mode.BATCH
+    )
+
+
 P = lambda w: {"project_id": w.project.pk}  # noqa: E731
+B = lambda w: {"run_id": batch_run(w).pk}  # noqa: E731
 R = lambda w: {"run_id": run(w).pk}  # noqa: E731
 
 
@@ -32,6 +40,12 @@ RULES = {
     "api-runs": Rule("manager", api=True, methods=("POST",), data=run_data),
     "api-run": Rule("annotator", R, api=True),
     "api-run-cancel": Rule("manager", R, api=True, methods=("POST",)),
+    "runs:batch-requests": Rule("manager", B),
+    "runs:batch-results": Rule("manager", B, methods=("POST",)),
+    "runs:batch-submit": Rule("manager", B, methods=("POST",)),
+    "api-run-batch-requests": Rule("manager", B, api=True),
+    "api-run-batch-results": Rule("manager", B, api=True, methods=("POST",)),
+    "api-run-batch-submit": Rule("manager", B, api=True, methods=("POST",)),
     "api-trace-regenerate": Rule(
         "annotator",
         lambda w: {"trace_id": w.trace.pk},

@@ -85,8 +85,9 @@ def test_a_data_error_in_the_api_is_a_400_without_the_driver_text(api, monkeypat
 def test_a_failed_export_stores_no_driver_text(project, monkeypatch):
     from reflectlab.exports import services
 
-    def fail(*, export, work):
-        raise OperationalError(DRIVER_TEXT)
+    def fail(**kwargs):
+        # Not a transient error (those go back to the task, which retries).
+        raise DataError(DRIVER_TEXT)
 
     monkeypatch.setattr(services, "export_build", fail)
     export = Export.objects.create(project=project, kind="preference", format="jsonl")
@@ -94,7 +95,7 @@ def test_a_failed_export_stores_no_driver_text(project, monkeypatch):
     export.refresh_from_db()
     assert export.state == Export.State.FAILED
     assert "db.internal" not in export.error
-    assert "OperationalError" in export.error
+    assert "DataError" in export.error
 
 
 def test_authenticated_api_json_is_never_stored(api, project):

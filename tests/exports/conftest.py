@@ -9,6 +9,7 @@ def _exports_dir(request, settings, tmp_path):
     # only in-process tests get a private one.
     if request.node.get_closest_marker("worker") is None:
         settings.REFLECTLAB_EXPORTS_DIR = tmp_path / "exports"
+        settings.REFLECTLAB_WORK_DIR = tmp_path / "work"
 
 
 @pytest.fixture

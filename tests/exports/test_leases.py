@@ -11,13 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import OperationalError
 from django.utils import timezone
 
 from reflectlab.core.jobs import job_claim
 from reflectlab.exports import build, recovery, services
-from reflectlab.exports.models import Export
+from reflectlab.exports.models import WORK_PREFIX, Export
 from reflectlab.exports.tasks import export_task
 from reflectlab.prompts import services as prompt_services
 from reflectlab.prompts.models import ImportJob, Prompt
@@ -34,6 +35,11 @@ def wait_for(predicate, timeout: float, what: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def work_dir() -> Path:
+    """Where exports are built before they go into storage (REFLECTLAB_WORK_DIR)."""
+    return Path(settings.REFLECTLAB_WORK_DIR)
 
 
 @pytest.fixture
@@ -99,7 +105,7 @@ def test_a_worker_that_lost_its_lease_stops_and_writes_nothing(data, queued, mon
     services.export_execute(export_id=queued.pk)
     queued.refresh_from_db()
     assert (queued.state, queued.holder, queued.file_name) == ("running", "newcomer:2:def", "")
-    assert list(queued.directory.iterdir()) == []
+    assert list(work_dir().glob(f"{WORK_PREFIX}{queued.pk}-*")) == []
 
 
 @pytest.mark.django_db
@@ -121,7 +127,7 @@ def test_a_transient_database_error_retries_the_task_and_cleans_up(data, queued,
     queued.refresh_from_db()
     assert queued.state == "running" and not queued.error  # not failed: tried again later
     assert retried and retried[0]["countdown"] >= 60  # after the lapsed lease
-    assert list(queued.directory.iterdir()) == []
+    assert list(work_dir().glob(f"{WORK_PREFIX}{queued.pk}-*")) == []
 
 
 @pytest.mark.django_db
@@ -132,7 +138,8 @@ def test_abandoned_temporary_folders_are_removed_and_live_ones_kept(queued, proj
     _held_by(queued, "dead:1:x", seconds=-5)
     _held_by(other, "alive:1:y", seconds=600)
     old = time.time() - 3600
-    abandoned, live = queued.directory / ".tmp-dead", other.directory / ".tmp-live"
+    abandoned = work_dir() / f"{WORK_PREFIX}{queued.pk}-dead"
+    live = work_dir() / f"{WORK_PREFIX}{other.pk}-live"
     for folder in (abandoned, live):
         folder.mkdir(parents=True)
         (folder / "part").write_text("x")
@@ -148,12 +155,12 @@ def test_abandoned_temporary_folders_are_removed_and_live_ones_kept(queued, proj
 def test_a_worker_resumes_jobs_a_killed_worker_left_behind(
     celery_worker_process, data, project, user, tmp_path
 ):
-    """The state a SIGKILLed worker leaves: running, 0 %, a lapsed lease, a .tmp folder."""
+    """The state a SIGKILLed worker leaves: running, 0 %, a lapsed lease, a work folder."""
     export = services.export_create(
         project=project, user=user, kind="preference", format="jsonl", enqueue=False
     )
     _held_by(export, "gone-host:4242:abc", seconds=-1)
-    tmp = export.directory / ".tmp-abandoned"
+    tmp = work_dir() / f"{WORK_PREFIX}{export.pk}-abandoned"
     tmp.mkdir(parents=True)
     os.utime(tmp, (time.time() - 3600, time.time() - 3600))
     job = ImportJob.objects.create(

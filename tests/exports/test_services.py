@@ -6,10 +6,12 @@ import hashlib
 import io
 import time
 import zipfile
+from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
 import pytest
+from django.conf import settings
 
 from reflectlab.exports import build, services
 from reflectlab.exports.kinds import Stepwise
@@ -93,7 +95,8 @@ def test_cancelled_export_leaves_no_file(data, project, user, monkeypatch):
     export.refresh_from_db()
     assert export.state == "cancelled"
     assert not export.file_name
-    assert list(export.directory.iterdir()) == []
+    assert not export.directory.exists() or list(export.directory.iterdir()) == []
+    assert not list(Path(settings.REFLECTLAB_WORK_DIR).glob(f"export-{export.pk}-*"))
 
 
 def test_failed_export_leaves_no_file_and_says_why(data, project, user, monkeypatch):
@@ -109,7 +112,8 @@ def test_failed_export_leaves_no_file_and_says_why(data, project, user, monkeypa
     export.refresh_from_db()
     assert export.state == "failed"
     assert "disk on fire" in export.error
-    assert list(export.directory.iterdir()) == []
+    assert not export.directory.exists() or list(export.directory.iterdir()) == []
+    assert not list(Path(settings.REFLECTLAB_WORK_DIR).glob(f"export-{export.pk}-*"))
 
 
 def test_finished_export_is_not_rerun(data, run_export):

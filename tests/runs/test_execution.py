@@ -170,7 +170,7 @@ def test_a_dead_workers_claims_are_taken_again_without_duplicates(
     make_prompts([f"p{i}" for i in range(6)])
     run = services.run_create(project=project, model_config=make_config(), user=user, enqueue=False)
     Run.objects.filter(pk=run.pk).update(state=Run.State.RUNNING, started_at=timezone.now())
-    services._items_ensure(Run.objects.get(pk=run.pk))
+    services.items_ensure(Run.objects.get(pk=run.pk))
     items = list(RunItem.objects.filter(run=run).order_by("id"))
     soon = timezone.now() + timezone.timedelta(seconds=300)
     past = timezone.now() - timezone.timedelta(seconds=1)

@@ -90,7 +90,7 @@ def test_an_item_that_cannot_be_stored_fails_alone_with_the_reason(
     run = services.run_create(project=project, model_config=config, user=user, enqueue=False)
     Run.objects.filter(pk=run.pk).update(state=Run.State.RUNNING)
     run.refresh_from_db()
-    services._items_ensure(run)
+    services.items_ensure(run)
 
     Executor(run, NegativeTokens(), threads=4).execute()
     services.run_finalize(run_id=run.pk)

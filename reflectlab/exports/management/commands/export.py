@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from reflectlab.core.storage import exports_storage, storage_chunks
 from reflectlab.exports import services
 from reflectlab.exports.models import Export
 from reflectlab.projects.models import Project
@@ -63,5 +63,7 @@ class Command(BaseCommand):
             out = Path(o["output"])
             if out.is_dir():
                 out = out / export.file_name
-            shutil.copyfile(export.path, out)
+            with out.open("wb") as fh:
+                for chunk in storage_chunks(storage=exports_storage(), key=export.key):
+                    fh.write(chunk)
             self.stdout.write(f"written to {out}")
