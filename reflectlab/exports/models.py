@@ -37,6 +37,7 @@ class Export(models.Model):
         PREFERENCE = "preference", "Preference pairs (DPO)"
         UNPAIRED = "unpaired", "Unpaired labels (KTO)"
         STEPWISE = "stepwise", "Step labels (PRM / ProcessBench)"
+        STEP_PREFERENCE = "step_preference", "Step-level preference pairs (Step-DPO)"
         CRITIQUE = "critique", "Critiques (SFT and RL)"
         CANONICAL = "canonical", "Canonical (lossless JSON)"
         ALL = "all", "Everything (bundle only)"

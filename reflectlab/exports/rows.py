@@ -17,6 +17,7 @@ from reflectlab.exports.text import (
     split_thinking,
 )
 from reflectlab.traces.models import step_text_for_source
+from reflectlab.traces.overlay import edited_steps
 
 ANNOTATION_FIELDS = [
     "id",
@@ -31,6 +32,12 @@ ANNOTATION_FIELDS = [
     "critique",
     "verdict",
     "violated_principles",
+    "step_reasons",
+    "replacement_step",
+    "replacement_alternatives",
+    "flawed_process",
+    "exit_reason",
+    "reflection_quality",
     "trace__prompt_id",
     "trace__prompt__external_id",
     "trace__prompt__text",
@@ -43,7 +50,13 @@ ANNOTATION_FIELDS = [
     "trace__final_correct",
     "trace__analyzer_version",
 ]
-STEP_FIELDS = ["trace__analysis__steps", "trace__analysis__extraction__source"]
+STEP_FIELDS = [
+    "trace__analysis__steps",
+    "trace__analysis__extraction__source",
+    # Annotators' split/merge edits (annotations.StepEdit): exports use the edited steps.
+    "trace__step_edit__splits",
+    "trace__step_edit__merges",
+]
 BRANCH_FIELDS = [
     "branch__state",
     "branch__raw_response",
@@ -86,6 +99,7 @@ def row_meta(a: dict, ctx: Context, split: str, extra: dict | None = None) -> di
         "trace_external_id": a["trace__external_id"],
         "verdict": a["verdict"],
         "violated_principles": a["violated_principles"],
+        "flawed_process": bool(a["flawed_process"]),
         **(extra or {}),
     }
     return {
@@ -222,9 +236,18 @@ def parent_step_text(a: dict) -> str:
     )
 
 
+def shown_steps(a: dict) -> list[dict]:
+    """The steps the annotator labelled: the analysis' steps with the trace's edits."""
+    steps = parent_steps(a) or []
+    splits, merges = a.get("trace__step_edit__splits"), a.get("trace__step_edit__merges")
+    if not splits and not merges:
+        return steps
+    return edited_steps(steps, parent_step_text(a), splits=splits or (), merges=merges or ())
+
+
 def step_texts(a: dict) -> list[str]:
     stream = parent_step_text(a)
-    return [stream[s["start"] : s["end"]] for s in parent_steps(a) or []]
+    return [stream[s["start"] : s["end"]] for s in shown_steps(a)]
 
 
 CRITIQUE_INSTRUCTION = (

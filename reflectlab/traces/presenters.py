@@ -13,6 +13,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
+from reflectlab.traces.overlay import index_at, sentence_starts
+
 # Display math spans (KaTeX auto-render delimiters, DESIGN §6). A candidate
 # inside one is widened to the whole span, so the <mark> wraps the math and
 # auto-render still sees both delimiters in one text node.
@@ -53,6 +55,9 @@ class StepView:
     label: int | None = None
     first_error: bool = False
     copied: bool = False  # a branch step copied from the parent's prefix
+    start: int = 0  # offset into Trace.step_text (a merge names the step by it)
+    episode: int | None = None  # the analysis episode that starts at this step
+    episode_steps: int = 0
 
     @property
     def kind_label(self) -> str:
@@ -126,7 +131,7 @@ def _segments(
     pos = start
     for a, b, kind, css, title in sorted(marks):
         a, b = max(a, start), min(b, end)
-        if a < pos or b <= a:
+        if a < pos or b < a or (b == a and kind != "split"):
             continue  # overlaps an earlier mark, or lies outside the step
         if a > pos:
             out.append(Segment("text", text[pos:a]))
@@ -137,7 +142,9 @@ def _segments(
     return out
 
 
-def _episode_badges(analysis: dict[str, Any]) -> dict[int, tuple[str, str]]:
+def _episode_badges(
+    analysis: dict[str, Any], steps: list[dict[str, Any]]
+) -> dict[int, tuple[str, str]]:
     """Badge the step that introduces each candidate reached through reflection."""
     candidates = analysis.get("candidates") or []
     badges: dict[int, tuple[str, str]] = {}
@@ -153,8 +160,37 @@ def _episode_badges(analysis: dict[str, Any]) -> dict[int, tuple[str, str]]:
             css = "ep-corrective" + (" ep-harmful" if transition == "T→F" else "")
         else:
             text, css = f"confirms {transition}".strip(), "ep-confirmatory"
-        badges[candidates[target]["step"]] = (text, css)
+        at = index_at(steps, candidates[target]["start"])
+        if at is not None:
+            badges[at] = (text, css)
     return badges
+
+
+def _episodes(analysis: dict[str, Any], steps: list[dict[str, Any]]) -> dict[int, tuple[int, int]]:
+    """{shown step: (episode index, its step count)} for the reflection-quality controls."""
+    analysed = analysis.get("steps") or []
+    out: dict[int, tuple[int, int]] = {}
+    for e, (first, last) in enumerate(analysis.get("episodes") or []):
+        if 0 <= first < len(analysed) and 0 <= last < len(analysed):
+            a = index_at(steps, analysed[first]["start"])
+            b = index_at(steps, analysed[last]["start"])
+            if a is not None and b is not None and a not in out:
+                out[a] = (e, b - a + 1)
+    return out
+
+
+def _split_marks(
+    source: str, a: int, b: int, strong: list[int], spans: list[tuple[int, int]]
+) -> list[tuple[int, int, str, str, str]]:
+    """Zero-width split points at sentence starts (strong-cue ones offered as buttons)."""
+    lo = bisect_right(strong, a)
+    strong_here = {o for o in strong[lo:] if o < b}
+    marks = []
+    for o in sorted(strong_here | set(sentence_starts(source, a, b))):
+        if a < o < b and not any(s < o < e for s, e in spans):
+            css = "split-at strong" if o in strong_here else "split-at"
+            marks.append((o, o, "split", css, str(o)))
+    return marks
 
 
 def _find_hint(source: str, hint: str, prefix_chars: int | None) -> tuple[int, int] | None:
@@ -172,17 +208,23 @@ def present_trace(
     *,
     labels: dict[str, int] | None = None,
     first_error: int | None = None,
+    steps: list[dict[str, Any]] | None = None,
+    editable: bool = False,
 ) -> TraceView:
     """Render-ready steps, marks and the answer section of ``trace``.
 
     ``labels``/``first_error`` come from the viewer's annotation, so the
-    page shows them before any script runs.
+    page shows them before any script runs. ``steps`` are the steps to show
+    when they differ from the analysis' (annotators' split/merge edits); the
+    analysis' candidates and episodes are placed on them by offset.
+    ``editable`` adds the split points (sentence starts) for step edits.
     """
     analysis = trace.analysis or {}
     extraction = analysis.get("extraction") or {}
     raw = trace.raw_response or ""
     source = trace.step_text
-    steps = analysis.get("steps") or []
+    steps = steps if steps is not None else analysis.get("steps") or []
+    strong = sorted(analysis.get("split_points") or []) if editable else []
     candidates = analysis.get("candidates") or []
     labels = labels or {}
 
@@ -203,18 +245,22 @@ def present_trace(
             answer_marks.append(
                 (*_widen(a, b, _math_spans(raw, a - 200, b + 200)), "cand", css, title)
             )
-        elif 0 <= c["step"] < len(steps):
-            marks[c["step"]].append((*_boxed(source, c["start"], c["end"]), "cand", css, title))
+        elif (at := index_at(steps, c["start"])) is not None and at < len(steps):
+            marks[at].append((*_boxed(source, c["start"], c["end"]), "cand", css, title))
     if hint_span:
         i = bisect_right(starts, hint_span[0]) - 1
         if 0 <= i < len(steps):
             marks[i].append((*hint_span, "hint", "hint", "the expert's hint"))
 
-    badges = _episode_badges(analysis)
+    badges = _episode_badges(analysis, steps)
+    episodes = _episodes(analysis, steps)
     views: list[StepView] = []
     for i, s in enumerate(steps):
         a, b = s["start"], s["end"]
         step_marks = marks[i]
+        has_candidate = bool(step_marks)
+        if editable:
+            step_marks = step_marks + _split_marks(source, a, b, strong, _math_spans(source, a, b))
         if step_marks and (spans := _math_spans(source, a, b)):
             step_marks = [
                 (*_widen(x, y, spans), k, css, t) if k == "cand" else (x, y, k, css, t)
@@ -225,6 +271,7 @@ def present_trace(
                 (s["cue_start"], s["cue_end"], "cue", "cue", f"matched cue: {s.get('cue')}")
             )
         badge, badge_css = badges.get(i, ("", ""))
+        episode, episode_steps = episodes.get(i, (None, 0))
         views.append(
             StepView(
                 index=i,
@@ -234,10 +281,13 @@ def present_trace(
                 subtype=s.get("subtype"),
                 badge=badge,
                 badge_css=badge_css,
-                has_candidate=bool(marks[i]),
+                has_candidate=has_candidate,
                 label=labels.get(str(i)),
                 first_error=first_error == i,
                 copied=is_branch and prefix_end > 0 and b <= prefix_end,
+                start=a,
+                episode=episode,
+                episode_steps=episode_steps,
             )
         )
 
@@ -265,6 +315,7 @@ def present_trace(
 def _plain(step: StepView) -> bool:
     return (
         step.kind == "execution"
+        and step.episode is None
         and not step.has_candidate
         and not step.badge
         and step.label is None
