@@ -22,16 +22,33 @@ KIND_RANK = {"reflection": 3, "transition": 2, "weak_reflection": 1, "execution"
 SENTENCE_START = re.compile(r"(?<=[.!?])[)\]\"']*\s+(?=\S)")
 
 
-def _piece(step: dict[str, Any], start: int, end: int, *, first: bool, kind: str) -> dict:
+def _holds_cue(step: dict[str, Any], start: int, end: int) -> bool:
+    cue = step.get("cue_start")
+    return cue is not None and start <= cue < end
+
+
+def _kind(step: dict[str, Any], start: int, end: int, k: int, strong: set[int]) -> str:
+    """The kind of piece ``k`` of a split step.
+
+    The piece holding the step's matched cue keeps the step's kind (a
+    mid-paragraph "Wait" made the whole paragraph a reflection; after the
+    split only its half is). A piece starting at a strong-cue split point is
+    a reflection; the first piece keeps the kind when the cue is unknown.
+    """
+    if _holds_cue(step, start, end):
+        return step.get("kind") or "execution"
+    if start in strong:
+        return "reflection"
+    if k == 0 and step.get("cue_start") is None:
+        return step.get("kind") or "execution"
+    return "execution"
+
+
+def _piece(step: dict[str, Any], start: int, end: int, *, kind: str) -> dict:
     piece = {"start": start, "end": end, "kind": kind, "source": step["index"]}
-    if first:
+    if _holds_cue(step, start, end):
         for key in ("cue", "cue_start", "cue_end", "subtype"):
-            value = step.get(key)
-            if key.startswith("cue_") and value is not None and not start <= value <= end:
-                value = None
-            piece[key] = value
-        if piece.get("cue_start") is None:
-            piece["cue_end"] = None
+            piece[key] = step.get(key)
     return piece
 
 
@@ -65,12 +82,7 @@ def edited_steps(
             end = start + len(text[start:end].rstrip())
             if end <= start:
                 continue
-            kind = (
-                step.get("kind") or "execution"
-                if k == 0
-                else ("reflection" if start in strong_set else "execution")
-            )
-            out.append(_piece(step, start, end, first=k == 0, kind=kind))
+            out.append(_piece(step, start, end, kind=_kind(step, start, end, k, strong_set)))
     joined = set(merges)
     merged: list[dict[str, Any]] = []
     for piece in out:

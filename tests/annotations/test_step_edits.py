@@ -64,7 +64,12 @@ def test_split_at_the_flagged_wait_starts_a_reflection_and_labels_follow_for_eve
     mine, theirs = two_annotations
     edit, steps = step_edit_apply(trace_id=trace.pk, user=user, op="split", offset=WAIT)
     assert texts(trace)[1:3] == ["2 + 3 = 6.", "Wait a second, that is wrong. 2 + 3 = 5."]
-    assert steps[2]["kind"] == "reflection"
+    # The cue moved with its half: "2 + 3 = 6." is execution now, "Wait…" the reflection.
+    assert (steps[1]["kind"], steps[2]["kind"], steps[2]["cue_start"]) == (
+        "execution",
+        "reflection",
+        WAIT,
+    )
     assert edit.author == user and edit.splits == [WAIT]
     trace.refresh_from_db()
     assert trace.analysis["split_points"] == [WAIT] and len(trace.analysis["steps"]) == 4
