@@ -23,7 +23,7 @@ import pyarrow as pa
 from reflectlab.exports.kind_base import Kind
 from reflectlab.exports.rows import parent_steps, prompt_text, row_meta, shown_steps, step_texts
 from reflectlab.exports.schemas import Config, Context, with_meta
-from reflectlab.traces.overlay import index_at
+from reflectlab.traces.overlay import episode_span
 
 REFLECTION_QUALITY = Config(
     "reflection_quality",
@@ -70,14 +70,11 @@ def reflection_quality_rows(a: dict, ctx: Context, split: str) -> Iterator[tuple
         e = int(key)
         if e >= len(episodes):
             continue
-        first, last = episodes[e]
-        if not (0 <= first <= last < len(analysed)):
-            continue
         # Episodes index the analysis' steps; rows name the steps the annotator saw.
-        a_first = index_at(shown, analysed[first]["start"])
-        a_last = index_at(shown, analysed[last]["start"])
-        if a_first is None or a_last is None:
+        span = episode_span(analysed, shown, *episodes[e])
+        if span is None:
             continue
+        a_first, a_last = span
         yield (
             "reflection_quality",
             {

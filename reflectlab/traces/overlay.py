@@ -172,3 +172,19 @@ def sections(steps: list[dict[str, Any]]) -> list[tuple[int, int]]:
 
 def _in_episode(step: dict[str, Any]) -> bool:
     return step.get("kind") in {"reflection", "transition"}
+
+
+def episode_span(
+    analysed: list[dict[str, Any]], shown: list[dict[str, Any]], first: int, last: int
+) -> tuple[int, int] | None:
+    """The shown steps of the analysis' episode ``[first, last]``.
+
+    It starts at the step holding the first step's cue (after a split, the
+    half that reflects) and ends at the step holding the last one's end.
+    """
+    if not (0 <= first <= last < len(analysed)):
+        return None
+    start = analysed[first].get("cue_start")
+    a = index_at(shown, analysed[first]["start"] if start is None else start)
+    b = index_at(shown, max(analysed[last]["end"] - 1, analysed[last]["start"]))
+    return (a, b) if a is not None and b is not None and a <= b else None

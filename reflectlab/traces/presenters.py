@@ -13,7 +13,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-from reflectlab.traces.overlay import index_at, sentence_starts
+from reflectlab.traces.overlay import episode_span, index_at, sentence_starts
 
 # Display math spans (KaTeX auto-render delimiters, DESIGN §6). A candidate
 # inside one is widened to the whole span, so the <mark> wraps the math and
@@ -171,11 +171,9 @@ def _episodes(analysis: dict[str, Any], steps: list[dict[str, Any]]) -> dict[int
     analysed = analysis.get("steps") or []
     out: dict[int, tuple[int, int]] = {}
     for e, (first, last) in enumerate(analysis.get("episodes") or []):
-        if 0 <= first < len(analysed) and 0 <= last < len(analysed):
-            a = index_at(steps, analysed[first]["start"])
-            b = index_at(steps, analysed[last]["start"])
-            if a is not None and b is not None and a not in out:
-                out[a] = (e, b - a + 1)
+        span = episode_span(analysed, steps, first, last)
+        if span is not None and span[0] not in out:
+            out[span[0]] = (e, span[1] - span[0] + 1)
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reflectlab.traces.overlay import (
     edited_steps,
+    episode_span,
     remap_annotation,
     sections,
     sentence_starts,
@@ -92,3 +93,13 @@ def test_sections_group_episodes_and_the_runs_between_them():
     kinds = ["execution", "execution", "reflection", "transition", "execution", "reflection"]
     steps = [{"kind": k} for k in kinds]
     assert sections(steps) == [(0, 1), (2, 3), (4, 4), (5, 5)]
+
+
+def test_an_episode_starts_at_the_half_holding_its_cue_after_a_split():
+    steps = plain(TEXT, [(0, 14), (16, 52), (54, 72)])
+    wait = TEXT.index("Wait")
+    steps[1].update(kind="reflection", cue="wait", cue_start=wait, cue_end=wait + 4)
+    shown = edited_steps(steps, TEXT, splits=[wait])
+    assert [s["kind"] for s in shown] == ["execution", "execution", "reflection", "execution"]
+    assert episode_span(steps, shown, 1, 1) == (2, 2)
+    assert episode_span(steps, steps, 1, 1) == (1, 1)
