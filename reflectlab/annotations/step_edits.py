@@ -34,13 +34,16 @@ REMAPPED = ("step_labels", "step_reasons", "first_error_step", "hint_step")
 
 
 def trace_steps(*, trace: Trace, edit: StepEdit | None = None) -> list[dict[str, Any]]:
-    """The steps annotators see: the analysis' steps with the trace's edits applied."""
+    """The steps annotators see: the analysis' steps with the trace's edits applied.
+
+    Without edits these are the stored analysis' own step dicts: read them only.
+    """
     analysis = trace.analysis or {}
     steps = analysis.get("steps") or []
     if edit is None:
         edit = StepEdit.objects.filter(trace_id=trace.pk).first()
     if edit is None or not (edit.splits or edit.merges):
-        return [{**s, "index": i, "source": i} for i, s in enumerate(steps)]
+        return steps
     return edited_steps(
         steps,
         trace.step_text,

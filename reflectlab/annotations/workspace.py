@@ -95,6 +95,7 @@ def workspace_context(
         editable=editable,
     )
     branches = [branch_item(b) for b in selectors.trace_branches(trace=trace)]
+    episodes = _episodes(view)
     return {
         "project": trace.project,
         "membership": membership,
@@ -110,7 +111,8 @@ def workspace_context(
         "editable": editable,
         "rejection": selectors.annotation_rejection(annotation=annotation),
         "conflict": conflict,
-        "episodes": _episodes(view, state["reflection_quality"] or {}),
+        "episodes": episodes,
+        "episodes_judged": len(state["reflection_quality"] or {}),
         "quality_choices": Annotation.Quality.choices,
         "exit_choices": Annotation.ExitReason.choices[1:],
         "reasons": [
@@ -122,6 +124,11 @@ def workspace_context(
             "nSteps": view.n_steps,
             "annotation": state,
             "sections": [list(s) for s in sections(steps)],
+            "episodes": episodes,
+            # Per step: its start offset (a merge names it) and its sentence starts
+            # (where x may split) — here once, not as 1,200 attributes to render.
+            "stepStarts": [s["start"] for s in steps],
+            "splitPoints": _split_points(view) if editable else [],
             "urls": {
                 "steps": reverse("annotations:steps", args=[trace.pk]),
                 "save": reverse("annotations:save", args=[trace.pk]),
@@ -136,23 +143,18 @@ def _int_key(item: tuple[str, str]) -> int:
     return int(item[0])
 
 
-def _episodes(view, quality: dict) -> list[dict]:
-    """The reflection episodes shown, with the viewer's DeltaBench labels."""
-    out = []
-    for block in view.blocks:
-        for step in block.steps:
-            if step.episode is not None:
-                entry = quality.get(str(step.episode)) or {}
-                out.append(
-                    {
-                        "index": step.episode,
-                        "step": step.index,
-                        "steps": step.episode_steps,
-                        "quality": entry.get("quality", ""),
-                        "strategy_shift": bool(entry.get("strategy_shift")),
-                    }
-                )
-    return out
+def _split_points(view) -> list[list[int]]:
+    return [step.split_points for block in view.blocks for step in block.steps]
+
+
+def _episodes(view) -> list[list[int]]:
+    """The reflection episodes shown: [episode index, first step, step count]."""
+    return [
+        [step.episode, step.index, step.episode_steps]
+        for block in view.blocks
+        for step in block.steps
+        if step.episode is not None
+    ]
 
 
 def branch_item(branch: Trace) -> dict:

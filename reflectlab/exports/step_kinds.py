@@ -23,7 +23,7 @@ import pyarrow as pa
 from reflectlab.exports.kind_base import Kind
 from reflectlab.exports.rows import parent_steps, prompt_text, row_meta, shown_steps, step_texts
 from reflectlab.exports.schemas import Config, Context, with_meta
-from reflectlab.traces.overlay import episode_span
+from reflectlab.traces.overlay import StepStarts, episode_span
 
 REFLECTION_QUALITY = Config(
     "reflection_quality",
@@ -64,7 +64,7 @@ def reflection_quality_rows(a: dict, ctx: Context, split: str) -> Iterator[tuple
         return
     episodes = _episodes(a)
     analysed = parent_steps(a) or []
-    shown = shown_steps(a)
+    shown = StepStarts(shown_steps(a))
     texts = step_texts(a)
     for key in sorted(labels, key=int):
         e = int(key)

@@ -19,7 +19,7 @@ from typing import Any
 # Stronger kinds win when two steps merge, so a highlight never disappears.
 KIND_RANK = {"reflection": 3, "transition": 2, "weak_reflection": 1, "execution": 0}
 # A sentence starts after . ! ? (or a closing bracket/quote after them) and white space.
-SENTENCE_START = re.compile(r"(?<=[.!?])[)\]\"']*\s+(?=\S)")
+SENTENCE_START = re.compile(r"[.!?][)\]\"']*\s+(?=\S)")
 
 
 def _holds_cue(step: dict[str, Any], start: int, end: int) -> bool:
@@ -115,10 +115,21 @@ def step_map(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[list[
     return mapping
 
 
-def index_at(steps: list[dict[str, Any]], offset: int) -> int | None:
-    """The index of the step containing ``offset`` (or the last one before it)."""
-    i = bisect_right([s["start"] for s in steps], offset) - 1
+def index_at(steps: list[dict[str, Any]] | StepStarts, offset: int) -> int | None:
+    """The index of the step containing ``offset`` (or the last one before it).
+
+    Pass ``StepStarts(steps)`` when looking up many offsets in the same steps.
+    """
+    starts = steps if isinstance(steps, StepStarts) else [s["start"] for s in steps]
+    i = bisect_right(starts, offset) - 1
     return i if i >= 0 else None
+
+
+class StepStarts(list):
+    """The start offsets of ``steps``, computed once for repeated ``index_at``."""
+
+    def __init__(self, steps: list[dict[str, Any]]):
+        super().__init__(s["start"] for s in steps)
 
 
 def remap_annotation(fields: dict[str, Any], mapping: list[list[int]]) -> dict[str, Any]:
@@ -175,7 +186,10 @@ def _in_episode(step: dict[str, Any]) -> bool:
 
 
 def episode_span(
-    analysed: list[dict[str, Any]], shown: list[dict[str, Any]], first: int, last: int
+    analysed: list[dict[str, Any]],
+    shown: list[dict[str, Any]] | StepStarts,
+    first: int,
+    last: int,
 ) -> tuple[int, int] | None:
     """The shown steps of the analysis' episode ``[first, last]``.
 
@@ -184,7 +198,8 @@ def episode_span(
     """
     if not (0 <= first <= last < len(analysed)):
         return None
+    starts = shown if isinstance(shown, StepStarts) else StepStarts(shown)
     start = analysed[first].get("cue_start")
-    a = index_at(shown, analysed[first]["start"] if start is None else start)
-    b = index_at(shown, max(analysed[last]["end"] - 1, analysed[last]["start"]))
+    a = index_at(starts, analysed[first]["start"] if start is None else start)
+    b = index_at(starts, max(analysed[last]["end"] - 1, analysed[last]["start"]))
     return (a, b) if a is not None and b is not None and a <= b else None

@@ -9,11 +9,11 @@ milliseconds before the template runs.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-from reflectlab.traces.overlay import episode_span, index_at, sentence_starts
+from reflectlab.traces.overlay import StepStarts, episode_span, index_at, sentence_starts
 
 # Display math spans (KaTeX auto-render delimiters, DESIGN §6). A candidate
 # inside one is widened to the whole span, so the <mark> wraps the math and
@@ -56,6 +56,7 @@ class StepView:
     first_error: bool = False
     copied: bool = False  # a branch step copied from the parent's prefix
     start: int = 0  # offset into Trace.step_text (a merge names the step by it)
+    split_points: list[int] = field(default_factory=list)  # sentence starts: where x may split
     episode: int | None = None  # the analysis episode that starts at this step
     episode_steps: int = 0
 
@@ -147,6 +148,7 @@ def _episode_badges(
 ) -> dict[int, tuple[str, str]]:
     """Badge the step that introduces each candidate reached through reflection."""
     candidates = analysis.get("candidates") or []
+    starts = StepStarts(steps)
     badges: dict[int, tuple[str, str]] = {}
     for r in analysis.get("reflections") or []:
         kind, target = r.get("kind"), r.get("to_candidate")
@@ -160,7 +162,7 @@ def _episode_badges(
             css = "ep-corrective" + (" ep-harmful" if transition == "T→F" else "")
         else:
             text, css = f"confirms {transition}".strip(), "ep-confirmatory"
-        at = index_at(steps, candidates[target]["start"])
+        at = index_at(starts, candidates[target]["start"])
         if at is not None:
             badges[at] = (text, css)
     return badges
@@ -169,26 +171,30 @@ def _episode_badges(
 def _episodes(analysis: dict[str, Any], steps: list[dict[str, Any]]) -> dict[int, tuple[int, int]]:
     """{shown step: (episode index, its step count)} for the reflection-quality controls."""
     analysed = analysis.get("steps") or []
+    starts = StepStarts(steps)
     out: dict[int, tuple[int, int]] = {}
     for e, (first, last) in enumerate(analysis.get("episodes") or []):
-        span = episode_span(analysed, steps, first, last)
+        span = episode_span(analysed, starts, first, last)
         if span is not None and span[0] not in out:
             out[span[0]] = (e, span[1] - span[0] + 1)
     return out
 
 
 def _split_marks(
-    source: str, a: int, b: int, strong: list[int], spans: list[tuple[int, int]]
-) -> list[tuple[int, int, str, str, str]]:
-    """Zero-width split points at sentence starts (strong-cue ones offered as buttons)."""
-    lo = bisect_right(strong, a)
-    strong_here = {o for o in strong[lo:] if o < b}
-    marks = []
-    for o in sorted(strong_here | set(sentence_starts(source, a, b))):
-        if a < o < b and not any(s < o < e for s, e in spans):
-            css = "split-at strong" if o in strong_here else "split-at"
-            marks.append((o, o, "split", css, str(o)))
-    return marks
+    a: int, b: int, strong: list[int], sentences: list[int], spans: list[tuple[int, int]]
+) -> tuple[list[tuple[int, int, str, str, str]], list[int]]:
+    """Split points of step ``[a, b)``: a zero-width ✂ mark at each strong-cue
+    sentence start, and every sentence start outside math for the workspace's
+    config (not a mark each: 600 steps stay light). ``strong`` and
+    ``sentences`` are sorted offsets over the whole text."""
+    here = strong[bisect_right(strong, a) : bisect_left(strong, b)]
+    here += sentences[bisect_right(sentences, a) : bisect_left(sentences, b)]
+    if spans:
+        here = [o for o in here if not any(s < o < e for s, e in spans)]
+    strong_here = set(strong[bisect_right(strong, a) : bisect_left(strong, b)])
+    points = sorted(set(here))
+    marks = [(o, o, "split", "split-at strong", str(o)) for o in points if o in strong_here]
+    return marks, points
 
 
 def _find_hint(source: str, hint: str, prefix_chars: int | None) -> tuple[int, int] | None:
@@ -223,6 +229,7 @@ def present_trace(
     source = trace.step_text
     steps = steps if steps is not None else analysis.get("steps") or []
     strong = sorted(analysis.get("split_points") or []) if editable else []
+    sentences = sentence_starts(source, 0, len(source)) if editable else []
     candidates = analysis.get("candidates") or []
     labels = labels or {}
 
@@ -233,7 +240,7 @@ def present_trace(
     prefix_end = hint_span[0] if hint_span else (trace.continuation_prefix_chars or 0)
 
     # Marks per step, found by bisect on step starts (steps are in text order).
-    starts = [s["start"] for s in steps]
+    starts = StepStarts(steps)
     marks: list[list[tuple[int, int, str, str, str]]] = [[] for _ in steps]
     answer_marks: list[tuple[int, int, str, str, str]] = []
     for c in candidates:
@@ -243,7 +250,7 @@ def present_trace(
             answer_marks.append(
                 (*_widen(a, b, _math_spans(raw, a - 200, b + 200)), "cand", css, title)
             )
-        elif (at := index_at(steps, c["start"])) is not None and at < len(steps):
+        elif (at := index_at(starts, c["start"])) is not None and at < len(steps):
             marks[at].append((*_boxed(source, c["start"], c["end"]), "cand", css, title))
     if hint_span:
         i = bisect_right(starts, hint_span[0]) - 1
@@ -257,9 +264,12 @@ def present_trace(
         a, b = s["start"], s["end"]
         step_marks = marks[i]
         has_candidate = bool(step_marks)
+        split_points: list[int] = []
+        spans = _math_spans(source, a, b) if step_marks or editable else []
         if editable:
-            step_marks = step_marks + _split_marks(source, a, b, strong, _math_spans(source, a, b))
-        if step_marks and (spans := _math_spans(source, a, b)):
+            split_marks, split_points = _split_marks(a, b, strong, sentences, spans)
+            step_marks = step_marks + split_marks
+        if step_marks and spans:
             step_marks = [
                 (*_widen(x, y, spans), k, css, t) if k == "cand" else (x, y, k, css, t)
                 for x, y, k, css, t in step_marks
@@ -284,6 +294,7 @@ def present_trace(
                 first_error=first_error == i,
                 copied=is_branch and prefix_end > 0 and b <= prefix_end,
                 start=a,
+                split_points=split_points,
                 episode=episode,
                 episode_steps=episode_steps,
             )

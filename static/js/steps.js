@@ -38,20 +38,29 @@
     sessionStorage.setItem(`${UNDO_KEY}:cur`, String(Math.max(ws.cur, 0)));
     location.replace(location.pathname); // labels, first error and steps all come back from the server
   }
+  function clickOffset(step) {
+    // The click as an offset into the step text: the characters of .tx before it.
+    // Rendered math changes those characters, so a step with math has no answer.
+    const tx = step.querySelector(".tx");
+    if (!lastClick || lastClick.step !== step || !tx || tx.querySelector(".katex")) return null;
+    const range = document.createRange();
+    range.setStart(tx, 0);
+    try { range.setEnd(lastClick.node, lastClick.offset); } catch (e) { return null; }
+    const text = range.cloneContents();
+    text.querySelectorAll("button").forEach((b) => b.remove()); // the ✂ marks are not text
+    return config.stepStarts[ws.steps.indexOf(step)] + text.textContent.length;
+  }
   function splitOffset(step) {
-    if (lastClick && lastClick.step === step) {
-      // The last sentence start at or before the click; the first one after it otherwise.
-      const anchors = Array.from(step.querySelectorAll("[data-offset]"));
-      let best = null;
-      for (const a of anchors) {
-        const pos = lastClick.node.compareDocumentPosition(a);
-        if (a === lastClick.node || pos & Node.DOCUMENT_POSITION_PRECEDING) best = a;
-      }
-      if (best) return parseInt(best.dataset.offset, 10);
-      if (anchors.length) return parseInt(anchors[0].dataset.offset, 10);
+    const starts = (config.splitPoints || [])[ws.steps.indexOf(step)] || [];
+    const at = clickOffset(step);
+    if (at !== null && starts.length) {
+      // The sentence clicked: the last sentence start at or before the click, else the first.
+      const before = starts.filter((o) => o <= at);
+      return before.length ? before[before.length - 1] : starts[0];
     }
     const strong = step.querySelector(".split-at.strong");
-    return strong ? parseInt(strong.dataset.offset, 10) : null;
+    if (strong) return parseInt(strong.dataset.offset, 10);
+    return starts.length ? starts[0] : null;
   }
   function splitCurrent() {
     const step = ws.steps[ws.cur];
@@ -63,7 +72,7 @@
   function mergeNext() {
     const next = ws.steps[ws.cur + 1];
     if (!next) { ws.flash("The last step has nothing to merge with."); return; }
-    edit("merge", parseInt(next.dataset.start, 10));
+    edit("merge", config.stepStarts[ws.cur + 1]);
   }
   function undo() {
     const stack = undoStack();
@@ -96,42 +105,53 @@
     });
   }
 
-  // ---- DeltaBench reflection quality, per episode
+  // ---- DeltaBench reflection quality, per episode (one editor for the current one)
   const qualityEl = $("reflection-quality");
   const quality = readJson(qualityEl, "{}");
   const QUALITIES = ["", "effective", "ineffective", "harmful"];
-  function writeQuality(li) {
-    const key = li.dataset.episode;
-    const q = li.querySelector(".rq-quality").value;
-    const shift = li.querySelector(".rq-shift").checked;
-    if (q || shift) quality[key] = { quality: q, strategy_shift: shift }; else delete quality[key];
-    qualityEl.value = JSON.stringify(quality);
+  const episodes = config.episodes || []; // [episode, first step, step count]
+  const rqQuality = $("rq-quality");
+  const rqShift = $("rq-shift");
+  function episodeAt(i) { return episodes.find(([, first, n]) => first <= i && i < first + n) || null; }
+  function paintEpisode(key) {
     const badge = document.querySelector(`#trace-steps .ep-episode[data-episode="${key}"]`);
-    if (badge) badge.dataset.quality = q;
+    if (badge) badge.dataset.quality = (quality[key] && quality[key].quality) || "";
   }
-  document.querySelectorAll("#reflection-panel li[data-episode]").forEach((li) => {
-    li.addEventListener("change", (ev) => { ev.stopPropagation(); writeQuality(li); ws.changed(); });
-    writeQuality(li);
-  });
-  function episodeAt(i) {
-    // The episode whose first step is at or before step i, within its length.
-    let found = null;
-    document.querySelectorAll("#reflection-panel li[data-episode]").forEach((li) => {
-      const a = li.querySelector("[data-step]");
-      const first = parseInt(a.dataset.step, 10);
-      const len = parseInt((li.querySelector(".muted").textContent.match(/(\d+) step/) || [0, 1])[1], 10);
-      if (first <= i && i < first + len) found = li;
-    });
-    return found;
+  function syncEpisode() {
+    if (!rqQuality) return;
+    const e = episodeAt(Math.max(ws.cur, 0));
+    $("rq-editor").hidden = !e;
+    const where = $("rq-where");
+    if (!e) { where.textContent = "Move to a step of an episode (n / p) to judge it."; return; }
+    const [key, first, n] = e;
+    where.textContent = `Episode ${key}: step${n > 1 ? "s" : ""} ${first}${n > 1 ? "–" + (first + n - 1) : ""}`;
+    const entry = quality[String(key)] || {};
+    rqQuality.value = entry.quality || "";
+    rqShift.checked = !!entry.strategy_shift;
+  }
+  function writeQuality() {
+    const e = episodeAt(Math.max(ws.cur, 0));
+    if (!e) return;
+    const key = String(e[0]);
+    if (rqQuality.value || rqShift.checked) {
+      quality[key] = { quality: rqQuality.value, strategy_shift: rqShift.checked };
+    } else delete quality[key];
+    qualityEl.value = JSON.stringify(quality);
+    paintEpisode(key);
+    $("rq-count").textContent = `${Object.keys(quality).length} of ${episodes.length}`;
+    ws.changed();
+  }
+  if (rqQuality) {
+    [rqQuality, rqShift].forEach((el) => el.addEventListener("change", (ev) => { ev.stopPropagation(); writeQuality(); }));
+    Object.keys(quality).forEach(paintEpisode);
   }
   function cycleQuality() {
-    if (!ws.guardEditable()) return;
-    const li = episodeAt(Math.max(ws.cur, 0));
-    if (!li) { ws.flash("The current step is not in a reflection episode."); return; }
-    const sel = li.querySelector(".rq-quality");
-    sel.value = QUALITIES[(QUALITIES.indexOf(sel.value) + 1) % QUALITIES.length];
-    writeQuality(li); ws.changed();
-    ws.flash(`Episode ${li.dataset.episode}: ${sel.value || "no quality"}`);
+    if (!ws.guardEditable() || !rqQuality) return;
+    const e = episodeAt(Math.max(ws.cur, 0));
+    if (!e) { ws.flash("The current step is not in a reflection episode."); return; }
+    rqQuality.value = QUALITIES[(QUALITIES.indexOf(rqQuality.value) + 1) % QUALITIES.length];
+    writeQuality();
+    ws.flash(`Episode ${e[0]}: ${rqQuality.value || "no quality"}`);
   }
 
   // ---- section mode: one label for every step of the section
@@ -192,15 +212,18 @@
     const step = ev.target.closest("#trace-steps .step");
     if (step && step.contains(ev.target)) {
       const sel = window.getSelection();
-      const node = sel && sel.anchorNode && step.contains(sel.anchorNode) ? sel.anchorNode : ev.target;
-      lastClick = { step, node };
+      if (sel && sel.anchorNode && step.contains(sel.anchorNode)) {
+        lastClick = { step, node: sel.anchorNode, offset: sel.anchorOffset };
+      } else {
+        lastClick = null;
+      }
     }
   }, true);
   // Keep the reason box and the section in step with the current step.
   let seen = null;
   const observer = new MutationObserver(() => {
     if (seen === ws.cur) return; // our own class changes (in-section) are not a move
-    seen = ws.cur; syncReason(); paintSection();
+    seen = ws.cur; syncReason(); paintSection(); syncEpisode();
   });
   ws.steps.forEach((el) => observer.observe(el, { attributes: true, attributeFilter: ["class"] }));
   const back = sessionStorage.getItem(`${UNDO_KEY}:cur`);

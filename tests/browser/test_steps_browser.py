@@ -68,11 +68,14 @@ def test_split_merge_and_undo_with_labels_following(page, live_server, user, pro
     edit = StepEdit.objects.get(trace=trace)
     assert edit.splits == [] and edit.merges == []
 
-    # x splits the current step at the sentence clicked.
-    page.click("#s1 .tx", position={"x": 200, "y": 5})
+    # x splits the current step at the sentence clicked: a click past the end of
+    # step 1's text is in its last sentence, "2 + 3 = 5.".
+    box = page.locator("#s1 .tx").bounding_box()
+    page.click("#s1 .tx", position={"x": box["width"] - 10, "y": 8})
     page.keyboard.press("x")
     page.wait_for_selector("#s4")
-    assert page.locator("#s1 .tx").inner_text().strip() != ""
+    assert page.locator("#s2 .tx").inner_text().strip() == "2 + 3 = 5."
+    assert "Wait a second, that is wrong." in page.locator("#s1 .tx").inner_text()
 
 
 def test_reflection_quality_and_section_mode(page, live_server, user, project, screenshots):
@@ -83,7 +86,7 @@ def test_reflection_quality_and_section_mode(page, live_server, user, project, s
     page.keyboard.press("j")  # step 1, in the episode
     page.keyboard.press("q")  # effective
     page.keyboard.press("q")  # ineffective
-    page.check("#reflection-panel .rq-shift")
+    page.check("#rq-shift")
     page.check("#section-mode")
     page.keyboard.press("3")  # section mode: the whole episode (steps 1-2) is bad
     wait_saved(page)
