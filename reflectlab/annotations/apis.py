@@ -6,7 +6,9 @@ from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from reflectlab.annotations import selectors, services
@@ -139,7 +141,12 @@ class AnnotationListApi(ListAPIView):
 
 
 class AnnotationDetailApi(APIView):
-    """One annotation. PATCH carries ``version``; a stale one answers 409 with the current state."""
+    """One annotation. PATCH carries ``version``; a stale one answers 409 with the current state.
+
+    JSON only: ``reflection_quality`` nests objects, which a form body cannot carry.
+    """
+
+    parser_classes = [JSONParser]
 
     def get_object(self) -> Annotation:
         annotation, _ = object_for(
@@ -191,6 +198,7 @@ class AnnotationSubmitApi(AnnotationDetailApi):
     """
 
     http_method_names = ["post", "options"]
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     @extend_schema(request=AnnotationSubmitSerializer, responses={200: AnnotationSerializer})
     def post(self, request, annotation_id: int):
@@ -214,11 +222,20 @@ class StepEditSerializer(serializers.Serializer):
     )
 
 
+class StepEditResultSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    splits = serializers.ListField(child=serializers.IntegerField())
+    merges = serializers.ListField(child=serializers.IntegerField())
+    steps = serializers.ListField(child=serializers.DictField())
+
+
 class StepEditApi(APIView):
     """Split or merge a trace's steps; every annotation of the trace follows (labels,
     reasons, first error, hint step), each with a new version."""
 
-    @extend_schema(request=StepEditSerializer)
+    serializer_class = StepEditSerializer
+
+    @extend_schema(request=StepEditSerializer, responses={200: StepEditResultSerializer})
     def post(self, request, trace_id: int):
         trace, _ = object_for(request.user, Trace.objects.all(), trace_id)
         data = StepEditSerializer(data=request.data)
