@@ -2,7 +2,12 @@
 
 from django.urls import path
 
-from reflectlab.annotations.apis import AnnotationDetailApi, AnnotationListApi, AnnotationSubmitApi
+from reflectlab.annotations.apis import (
+    AnnotationDetailApi,
+    AnnotationListApi,
+    AnnotationSubmitApi,
+    StepEditApi,
+)
 
 urlpatterns = [
     path("annotations/", AnnotationListApi.as_view(), name="api-annotations"),
@@ -12,4 +17,5 @@ urlpatterns = [
         AnnotationSubmitApi.as_view(),
         name="api-annotation-submit",
     ),
+    path("traces/<int:trace_id>/steps/edit", StepEditApi.as_view(), name="api-trace-steps-edit"),
 ]

@@ -6,11 +6,14 @@ from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from reflectlab.annotations import selectors, services
 from reflectlab.annotations.models import Annotation
+from reflectlab.annotations.step_edits import step_edit_apply
 from reflectlab.core.access import object_for
 from reflectlab.core.ids import IdField
 from reflectlab.judges.services import suggestion_outcomes_on_submit
@@ -36,6 +39,12 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "critique",
             "verdict",
             "violated_principles",
+            "step_reasons",
+            "replacement_step",
+            "replacement_alternatives",
+            "flawed_process",
+            "exit_reason",
+            "reflection_quality",
             "time_spent_seconds",
             "created_at",
             "updated_at",
@@ -69,6 +78,39 @@ class AnnotationPatchSerializer(serializers.Serializer):
     violated_principles = serializers.ListField(
         child=serializers.CharField(max_length=500), required=False
     )
+    step_reasons = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=2_000),
+        required=False,
+        help_text="Why each -1 step is bad: {step index: reason}; only on steps labelled -1.",
+    )
+    replacement_step = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20_000,
+        help_text="A human rewrite of the first wrong step (step_preference export).",
+    )
+    replacement_alternatives = serializers.ListField(
+        child=serializers.CharField(max_length=20_000),
+        required=False,
+        max_length=10,
+        help_text="More rewrites of the first wrong step, best first.",
+    )
+    flawed_process = serializers.BooleanField(
+        required=False, help_text="Right final answer reached through a flawed process."
+    )
+    exit_reason = serializers.ChoiceField(
+        choices=Annotation.ExitReason.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Skip the trace honestly: it is submitted without labels and never exported "
+        "as training data.",
+    )
+    reflection_quality = serializers.DictField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='DeltaBench: {episode index: {"quality": "effective"|"ineffective"|'
+        '"harmful", "strategy_shift": bool}}; episodes are the analysis\' episodes.',
+    )
 
 
 class AnnotationListApi(ListAPIView):
@@ -100,7 +142,12 @@ class AnnotationListApi(ListAPIView):
 
 
 class AnnotationDetailApi(APIView):
-    """One annotation. PATCH carries ``version``; a stale one answers 409 with the current state."""
+    """One annotation. PATCH carries ``version``; a stale one answers 409 with the current state.
+
+    JSON only: ``reflection_quality`` nests objects, which a form body cannot carry.
+    """
+
+    parser_classes = [JSONParser]
 
     def get_object(self) -> Annotation:
         annotation, _ = object_for(
@@ -126,8 +173,9 @@ class AnnotationDetailApi(APIView):
         changes = dict(data.validated_data)
         version = changes.pop("version")
         elapsed = changes.pop("elapsed_seconds", 0)
-        if "step_labels" in changes:
-            changes["step_labels"] = {str(k): v for k, v in changes["step_labels"].items()}
+        for name in ("step_labels", "step_reasons", "reflection_quality"):
+            if name in changes:
+                changes[name] = {str(k): v for k, v in changes[name].items()}
         # A stale version raises Conflict: 409 with the current state (api.errors).
         annotation = services.annotation_save(
             annotation_id=annotation.pk,
@@ -151,6 +199,7 @@ class AnnotationSubmitApi(AnnotationDetailApi):
     """
 
     http_method_names = ["post", "options"]
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     @extend_schema(request=AnnotationSubmitSerializer, responses={200: AnnotationSerializer})
     def post(self, request, annotation_id: int):
@@ -164,3 +213,44 @@ class AnnotationSubmitApi(AnnotationDetailApi):
         )
         suggestion_outcomes_on_submit(annotation_id=annotation.pk)
         return Response(AnnotationSerializer(annotation).data)
+
+
+class StepEditSerializer(serializers.Serializer):
+    op = serializers.ChoiceField(choices=["split", "merge"])
+    offset = serializers.IntegerField(
+        min_value=1,
+        help_text="split: where the new step starts; merge: the start of the step joined "
+        "to the one before (offsets into the trace's step text).",
+    )
+
+
+class StepEditResultSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    splits = serializers.ListField(child=serializers.IntegerField())
+    merges = serializers.ListField(child=serializers.IntegerField())
+    steps = serializers.ListField(child=serializers.DictField())
+
+
+class StepEditApi(APIView):
+    """Split or merge a trace's steps; every annotation of the trace follows (labels,
+    reasons, first error, hint step), each with a new version."""
+
+    serializer_class = StepEditSerializer
+
+    @extend_schema(request=StepEditSerializer, responses={200: StepEditResultSerializer})
+    def post(self, request, trace_id: int):
+        trace, _ = object_for(request.user, Trace.objects.all(), trace_id)
+        data = StepEditSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        edit, steps = step_edit_apply(trace_id=trace.pk, user=request.user, **data.validated_data)
+        return Response(
+            {
+                "version": edit.version,
+                "splits": edit.splits,
+                "merges": edit.merges,
+                "steps": [
+                    {k: s.get(k) for k in ("index", "start", "end", "kind", "source")}
+                    for s in steps
+                ],
+            }
+        )

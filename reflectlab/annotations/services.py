@@ -55,6 +55,12 @@ def annotation_state(annotation: Annotation) -> dict[str, Any]:
         "critique": annotation.critique,
         "verdict": annotation.verdict,
         "violated_principles": annotation.violated_principles,
+        "step_reasons": annotation.step_reasons,
+        "replacement_step": annotation.replacement_step,
+        "replacement_alternatives": annotation.replacement_alternatives,
+        "flawed_process": annotation.flawed_process,
+        "exit_reason": annotation.exit_reason,
+        "reflection_quality": annotation.reflection_quality,
         "time_spent_seconds": annotation.time_spent_seconds,
         "updated_at": annotation.updated_at.isoformat() if annotation.updated_at else None,
         "submitted_at": annotation.submitted_at.isoformat() if annotation.submitted_at else None,
@@ -119,7 +125,10 @@ def annotation_save(
     branch = {"branch_id": changes.pop("branch_id")} if "branch_id" in changes else {}
     changes = {
         **annotation_fields_validate(
-            changes=changes, trace=annotation.trace, project=annotation.project
+            changes=changes,
+            trace=annotation.trace,
+            project=annotation.project,
+            annotation=annotation,
         ),
         **branch,
     }
@@ -149,8 +158,10 @@ def annotation_submit(
     annotation = Annotation.objects.get(pk=annotation_id)
     if annotation.annotator_id != user.pk:
         raise PermissionDenied("Only the annotator may submit this annotation.")
-    if annotation.first_error_step is None:
-        raise ValidationError("Mark the first wrong step (e) or “no error” before submitting.")
+    if annotation.first_error_step is None and not annotation.exit_reason:
+        raise ValidationError(
+            "Mark the first wrong step (e) or “no error”, or give an exit reason, before submitting."
+        )
     queryset = Annotation.objects.filter(pk=annotation_id, state__in=REOPENABLE)
     if version is not None:
         queryset = queryset.filter(version=version)

@@ -8,6 +8,7 @@ urlpatterns = [
     path(
         "traces/<int:trace_id>/annotation/submit", workspace.annotation_submit_view, name="submit"
     ),
+    path("traces/<int:trace_id>/steps/edit", workspace.step_edit_view, name="steps"),
     path(
         "traces/<int:trace_id>/annotation/regenerate",
         workspace.annotation_regenerate_view,

@@ -29,8 +29,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from reflectlab.annotations import selectors, services
-from reflectlab.annotations.forms import AnnotationSaveForm, RegenerateForm
+from reflectlab.annotations.forms import AnnotationSaveForm, RegenerateForm, StepEditForm
 from reflectlab.annotations.models import Annotation
+from reflectlab.annotations.step_edits import step_edit_apply, trace_steps
 from reflectlab.core.access import object_for
 from reflectlab.core.errors import Conflict, conflict_response
 from reflectlab.core.htmx import stop_polling
@@ -40,6 +41,7 @@ from reflectlab.projects.models import Membership
 from reflectlab.review.claims import queue_next
 from reflectlab.traces import selectors as trace_selectors
 from reflectlab.traces.models import Trace
+from reflectlab.traces.overlay import sections
 from reflectlab.traces.presenters import present_trace
 
 PAGE = "annotations/workspace.html"
@@ -58,6 +60,12 @@ EMPTY_ANNOTATION = {
     "critique": "",
     "verdict": "",
     "violated_principles": [],
+    "step_reasons": {},
+    "replacement_step": "",
+    "replacement_alternatives": [],
+    "flawed_process": False,
+    "exit_reason": "",
+    "reflection_quality": {},
     "time_spent_seconds": 0,
 }
 
@@ -77,8 +85,18 @@ def workspace_context(
     state = services.annotation_state(annotation) if annotation else {**EMPTY_ANNOTATION}
     if form_state:
         state = {**state, **form_state}
-    view = present_trace(trace, labels=state["step_labels"], first_error=state["first_error_step"])
+    # A rejected annotation is back with its author to revise (issue 14).
+    editable = trace.parent_id is None and state["state"] in Annotation.REOPENABLE
+    steps = trace_steps(trace=trace)
+    view = present_trace(
+        trace,
+        labels=state["step_labels"],
+        first_error=state["first_error_step"],
+        steps=steps,
+        editable=editable,
+    )
     branches = [branch_item(b) for b in selectors.trace_branches(trace=trace)]
+    episodes = _episodes(view)
     return {
         "project": trace.project,
         "membership": membership,
@@ -88,22 +106,56 @@ def workspace_context(
         "branches": branches,
         "ann": state,
         "labels_json": json.dumps(state["step_labels"] or {}),
+        "reasons_json": json.dumps(state["step_reasons"] or {}),
+        "quality_json": json.dumps(state["reflection_quality"] or {}),
         "legend": _legend(view.metrics),
-        # A rejected annotation is back with its author to revise (issue 14).
-        "editable": trace.parent_id is None and state["state"] in Annotation.REOPENABLE,
+        "editable": editable,
         "rejection": selectors.annotation_rejection(annotation=annotation),
         "conflict": conflict,
+        "episodes": episodes,
+        "episodes_judged": len(state["reflection_quality"] or {}),
+        "quality_choices": Annotation.Quality.choices,
+        "exit_choices": Annotation.ExitReason.choices[1:],
+        "reasons": [
+            (int(k), v) for k, v in sorted((state["step_reasons"] or {}).items(), key=_int_key)
+        ],
+        "alternatives_text": "\n---\n".join(state["replacement_alternatives"] or []),
         "workspace": {
             "trace": trace.pk,
             "nSteps": view.n_steps,
             "annotation": state,
+            "sections": [list(s) for s in sections(steps)],
+            "episodes": episodes,
+            # Per step: its start offset (a merge names it) and its sentence starts
+            # (where x may split) — here once, not as 1,200 attributes to render.
+            "stepStarts": [s["start"] for s in steps],
+            "splitPoints": _split_points(view) if editable else [],
             "urls": {
+                "steps": reverse("annotations:steps", args=[trace.pk]),
                 "save": reverse("annotations:save", args=[trace.pk]),
                 "submit": reverse("annotations:submit", args=[trace.pk]),
                 "regenerate": reverse("annotations:regenerate", args=[trace.pk]),
             },
         },
     }
+
+
+def _int_key(item: tuple[str, str]) -> int:
+    return int(item[0])
+
+
+def _split_points(view) -> list[list[int]]:
+    return [step.split_points for block in view.blocks for step in block.steps]
+
+
+def _episodes(view) -> list[list[int]]:
+    """The reflection episodes shown: [episode index, first step, step count]."""
+    return [
+        [step.episode, step.index, step.episode_steps]
+        for block in view.blocks
+        for step in block.steps
+        if step.episode is not None
+    ]
 
 
 def branch_item(branch: Trace) -> dict:
@@ -284,3 +336,30 @@ def annotation_regenerate_view(request: HtmxHttpRequest, trace_id: int):
         return response
     messages.success(request, "Regenerating from your hint; the branch appears when ready.")
     return redirect(f"{reverse('traces:detail', args=[trace.pk])}#branch-{branch.pk}")
+
+
+@login_required
+@require_POST
+def step_edit_view(request: HtmxHttpRequest, trace_id: int):
+    """Split a step at an offset or merge a step into the one before; labels follow."""
+    trace, _membership = _trace(request, trace_id)
+    form = StepEditForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    try:
+        edit, steps = step_edit_apply(
+            trace_id=trace.pk,
+            user=request.user,
+            op=form.cleaned_data["op"],
+            offset=form.cleaned_data["offset"],
+        )
+    except ValidationError as exc:
+        if _wants_json(request):
+            return JsonResponse({"errors": _errors(exc)}, status=400)
+        for error in exc.messages:
+            messages.error(request, error)
+        return redirect("traces:detail", trace_id=trace.pk)
+    if _wants_json(request):
+        return JsonResponse({"version": edit.version, "steps": len(steps)})
+    messages.success(request, f"Steps edited: {len(steps)} steps now.")
+    return redirect("traces:detail", trace_id=trace.pk)

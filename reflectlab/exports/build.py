@@ -181,6 +181,11 @@ def export_build(*, export: Export, work: Path, lease: JobLease | None = None) -
                 )
             ) as annotations:
                 for a in annotations:
+                    if a["exit_reason"]:
+                        # An honest skip (bad problem, ambiguous reference, give up)
+                        # is no training data; canonical keeps it.
+                        tick()
+                        continue
                     split = split_for(a["trace__prompt__external_id"])
                     for kind in row_kinds:
                         for config, row in kind.rows(a, ctx, split):

@@ -8,14 +8,10 @@ The shared pieces live in ``schemas`` (columns), ``rows`` (row builders) and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pyarrow as pa
 
+from reflectlab.exports.kind_base import Kind
 from reflectlab.exports.rows import (
-    ANNOTATION_FIELDS,
-    BRANCH_FIELDS,
-    STEP_FIELDS,
     SUBSET_FIELDS,
     branch_info,
     branch_problem,
@@ -40,26 +36,12 @@ from reflectlab.exports.schemas import (
     with_meta,
 )
 from reflectlab.exports.splits import parse_splits
-
-
-class Kind:
-    name: str
-    source = "annotations"
-    needs_steps = False
-    needs_branch = False
-
-    def configs(self, ctx: Context) -> list[Config]:
-        raise NotImplementedError
-
-    def rows(self, a: dict, ctx: Context, split: str) -> Iterator[tuple[str, dict]]:
-        raise NotImplementedError
-
-    def fields(self) -> list[str]:
-        return (
-            ANNOTATION_FIELDS
-            + (STEP_FIELDS if self.needs_steps else [])
-            + (BRANCH_FIELDS if self.needs_branch else [])
-        )
+from reflectlab.exports.step_kinds import (
+    REFLECTION_QUALITY,
+    StepPreference,
+    reflection_quality_rows,
+    stepwise_meta,
+)
 
 
 class SftCorrected(Kind):
@@ -198,9 +180,7 @@ class Unpaired(Kind):
 class Stepwise(Kind):
     name = "stepwise"
     needs_steps = True
-
-    def fields(self):
-        return super().fields() + SUBSET_FIELDS
+    extra_fields = ("trace__analysis__episodes", *SUBSET_FIELDS)
 
     def configs(self, ctx):
         return [
@@ -220,9 +200,11 @@ class Stepwise(Kind):
                 "ProcessBench-shaped rows `{id, generator, problem, steps, "
                 "final_answer_correct, label, subset}`; label = first wrong step, -1 if none.",
             ),
+            REFLECTION_QUALITY,
         ]
 
     def rows(self, a, ctx, split):
+        yield from reflection_quality_rows(a, ctx, split)
         fe = first_error(a)
         steps = step_texts(a)
         if fe is None or not steps or fe >= len(steps):
@@ -251,7 +233,7 @@ class Stepwise(Kind):
                 "prompt": prompt_text(a),
                 "completions": cut,
                 "labels": labels,
-                **row_meta(a, ctx, split),
+                **row_meta(a, ctx, split, stepwise_meta(a)),
             },
         )
         final = a["trace__final_correct"]
@@ -334,7 +316,15 @@ class Canonical(Kind):
 
 KINDS: dict[str, Kind] = {
     k.name: k
-    for k in (SftCorrected(), Preference(), Unpaired(), Stepwise(), Critique(), Canonical())
+    for k in (
+        SftCorrected(),
+        Preference(),
+        Unpaired(),
+        Stepwise(),
+        StepPreference(),
+        Critique(),
+        Canonical(),
+    )
 }
 
 # Plain (one-file) exports pick one config of their kind.

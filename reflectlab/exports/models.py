@@ -36,6 +36,7 @@ class Export(LeasedJob):
         PREFERENCE = "preference", "Preference pairs (DPO)"
         UNPAIRED = "unpaired", "Unpaired labels (KTO)"
         STEPWISE = "stepwise", "Step labels (PRM / ProcessBench)"
+        STEP_PREFERENCE = "step_preference", "Step-level preference pairs (Step-DPO)"
         CRITIQUE = "critique", "Critiques (SFT and RL)"
         CANONICAL = "canonical", "Canonical (lossless JSON)"
         ALL = "all", "Everything (bundle only)"

@@ -18,6 +18,7 @@ from reflectlab.exports.text import (
 )
 from reflectlab.judges.exporting import meta_judge
 from reflectlab.traces.models import step_text_for_source
+from reflectlab.traces.overlay import edited_steps
 
 ANNOTATION_FIELDS = [
     "id",
@@ -32,6 +33,12 @@ ANNOTATION_FIELDS = [
     "critique",
     "verdict",
     "violated_principles",
+    "step_reasons",
+    "replacement_step",
+    "replacement_alternatives",
+    "flawed_process",
+    "exit_reason",
+    "reflection_quality",
     "trace__prompt_id",
     "trace__prompt__external_id",
     "trace__prompt__text",
@@ -44,7 +51,13 @@ ANNOTATION_FIELDS = [
     "trace__final_correct",
     "trace__analyzer_version",
 ]
-STEP_FIELDS = ["trace__analysis__steps", "trace__analysis__extraction__source"]
+STEP_FIELDS = [
+    "trace__analysis__steps",
+    "trace__analysis__extraction__source",
+    # Annotators' split/merge edits (annotations.StepEdit): exports use the edited steps.
+    "trace__step_edit__splits",
+    "trace__step_edit__merges",
+]
 BRANCH_FIELDS = [
     "branch__state",
     "branch__raw_response",
@@ -90,6 +103,7 @@ def row_meta(a: dict, ctx: Context, split: str, extra: dict | None = None) -> di
         "trace_external_id": a["trace__external_id"],
         "verdict": a["verdict"],
         "violated_principles": a["violated_principles"],
+        "flawed_process": bool(a["flawed_process"]),
         **(extra or {}),
     }
     meta = {
@@ -246,9 +260,18 @@ def subset_of(a: dict) -> str | None:
     return None if value is None else str(value)
 
 
+def shown_steps(a: dict) -> list[dict]:
+    """The steps the annotator labelled: the analysis' steps with the trace's edits."""
+    steps = parent_steps(a) or []
+    splits, merges = a.get("trace__step_edit__splits"), a.get("trace__step_edit__merges")
+    if not splits and not merges:
+        return steps
+    return edited_steps(steps, parent_step_text(a), splits=splits or (), merges=merges or ())
+
+
 def step_texts(a: dict) -> list[str]:
     stream = parent_step_text(a)
-    return [stream[s["start"] : s["end"]] for s in parent_steps(a) or []]
+    return [stream[s["start"] : s["end"]] for s in shown_steps(a)]
 
 
 CRITIQUE_INSTRUCTION = (

@@ -50,7 +50,16 @@ def annotations_for(*, project: Project, filters: dict[str, Any]) -> QuerySet[An
     return qs.order_by("id")
 
 
-JSON_FIELDS = {"step_labels", "violated_principles", "trace__prompt__messages"}
+JSON_FIELDS = {
+    "step_labels",
+    "violated_principles",
+    "trace__prompt__messages",
+    "step_reasons",
+    "replacement_alternatives",
+    "reflection_quality",
+    "trace__step_edit__splits",
+    "trace__step_edit__merges",
+}
 FETCH_ROWS = 500
 READ_AHEAD = 4
 

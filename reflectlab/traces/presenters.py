@@ -9,9 +9,11 @@ milliseconds before the template runs.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
+
+from reflectlab.traces.overlay import StepStarts, episode_span, index_at, sentence_starts
 
 # Display math spans (KaTeX auto-render delimiters, DESIGN §6). A candidate
 # inside one is widened to the whole span, so the <mark> wraps the math and
@@ -53,6 +55,10 @@ class StepView:
     label: int | None = None
     first_error: bool = False
     copied: bool = False  # a branch step copied from the parent's prefix
+    start: int = 0  # offset into Trace.step_text (a merge names the step by it)
+    split_points: list[int] = field(default_factory=list)  # sentence starts: where x may split
+    episode: int | None = None  # the analysis episode that starts at this step
+    episode_steps: int = 0
 
     @property
     def kind_label(self) -> str:
@@ -126,7 +132,7 @@ def _segments(
     pos = start
     for a, b, kind, css, title in sorted(marks):
         a, b = max(a, start), min(b, end)
-        if a < pos or b <= a:
+        if a < pos or b < a or (b == a and kind != "split"):
             continue  # overlaps an earlier mark, or lies outside the step
         if a > pos:
             out.append(Segment("text", text[pos:a]))
@@ -137,9 +143,12 @@ def _segments(
     return out
 
 
-def _episode_badges(analysis: dict[str, Any]) -> dict[int, tuple[str, str]]:
+def _episode_badges(
+    analysis: dict[str, Any], steps: list[dict[str, Any]]
+) -> dict[int, tuple[str, str]]:
     """Badge the step that introduces each candidate reached through reflection."""
     candidates = analysis.get("candidates") or []
+    starts = StepStarts(steps)
     badges: dict[int, tuple[str, str]] = {}
     for r in analysis.get("reflections") or []:
         kind, target = r.get("kind"), r.get("to_candidate")
@@ -153,8 +162,39 @@ def _episode_badges(analysis: dict[str, Any]) -> dict[int, tuple[str, str]]:
             css = "ep-corrective" + (" ep-harmful" if transition == "T→F" else "")
         else:
             text, css = f"confirms {transition}".strip(), "ep-confirmatory"
-        badges[candidates[target]["step"]] = (text, css)
+        at = index_at(starts, candidates[target]["start"])
+        if at is not None:
+            badges[at] = (text, css)
     return badges
+
+
+def _episodes(analysis: dict[str, Any], steps: list[dict[str, Any]]) -> dict[int, tuple[int, int]]:
+    """{shown step: (episode index, its step count)} for the reflection-quality controls."""
+    analysed = analysis.get("steps") or []
+    starts = StepStarts(steps)
+    out: dict[int, tuple[int, int]] = {}
+    for e, (first, last) in enumerate(analysis.get("episodes") or []):
+        span = episode_span(analysed, starts, first, last)
+        if span is not None and span[0] not in out:
+            out[span[0]] = (e, span[1] - span[0] + 1)
+    return out
+
+
+def _split_marks(
+    a: int, b: int, strong: list[int], sentences: list[int], spans: list[tuple[int, int]]
+) -> tuple[list[tuple[int, int, str, str, str]], list[int]]:
+    """Split points of step ``[a, b)``: a zero-width ✂ mark at each strong-cue
+    sentence start, and every sentence start outside math for the workspace's
+    config (not a mark each: 600 steps stay light). ``strong`` and
+    ``sentences`` are sorted offsets over the whole text."""
+    here = strong[bisect_right(strong, a) : bisect_left(strong, b)]
+    here += sentences[bisect_right(sentences, a) : bisect_left(sentences, b)]
+    if spans:
+        here = [o for o in here if not any(s < o < e for s, e in spans)]
+    strong_here = set(strong[bisect_right(strong, a) : bisect_left(strong, b)])
+    points = sorted(set(here))
+    marks = [(o, o, "split", "split-at strong", str(o)) for o in points if o in strong_here]
+    return marks, points
 
 
 def _find_hint(source: str, hint: str, prefix_chars: int | None) -> tuple[int, int] | None:
@@ -172,17 +212,24 @@ def present_trace(
     *,
     labels: dict[str, int] | None = None,
     first_error: int | None = None,
+    steps: list[dict[str, Any]] | None = None,
+    editable: bool = False,
 ) -> TraceView:
     """Render-ready steps, marks and the answer section of ``trace``.
 
     ``labels``/``first_error`` come from the viewer's annotation, so the
-    page shows them before any script runs.
+    page shows them before any script runs. ``steps`` are the steps to show
+    when they differ from the analysis' (annotators' split/merge edits); the
+    analysis' candidates and episodes are placed on them by offset.
+    ``editable`` adds the split points (sentence starts) for step edits.
     """
     analysis = trace.analysis or {}
     extraction = analysis.get("extraction") or {}
     raw = trace.raw_response or ""
     source = trace.step_text
-    steps = analysis.get("steps") or []
+    steps = steps if steps is not None else analysis.get("steps") or []
+    strong = sorted(analysis.get("split_points") or []) if editable else []
+    sentences = sentence_starts(source, 0, len(source)) if editable else []
     candidates = analysis.get("candidates") or []
     labels = labels or {}
 
@@ -193,7 +240,7 @@ def present_trace(
     prefix_end = hint_span[0] if hint_span else (trace.continuation_prefix_chars or 0)
 
     # Marks per step, found by bisect on step starts (steps are in text order).
-    starts = [s["start"] for s in steps]
+    starts = StepStarts(steps)
     marks: list[list[tuple[int, int, str, str, str]]] = [[] for _ in steps]
     answer_marks: list[tuple[int, int, str, str, str]] = []
     for c in candidates:
@@ -203,19 +250,26 @@ def present_trace(
             answer_marks.append(
                 (*_widen(a, b, _math_spans(raw, a - 200, b + 200)), "cand", css, title)
             )
-        elif 0 <= c["step"] < len(steps):
-            marks[c["step"]].append((*_boxed(source, c["start"], c["end"]), "cand", css, title))
+        elif (at := index_at(starts, c["start"])) is not None and at < len(steps):
+            marks[at].append((*_boxed(source, c["start"], c["end"]), "cand", css, title))
     if hint_span:
         i = bisect_right(starts, hint_span[0]) - 1
         if 0 <= i < len(steps):
             marks[i].append((*hint_span, "hint", "hint", "the expert's hint"))
 
-    badges = _episode_badges(analysis)
+    badges = _episode_badges(analysis, steps)
+    episodes = _episodes(analysis, steps)
     views: list[StepView] = []
     for i, s in enumerate(steps):
         a, b = s["start"], s["end"]
         step_marks = marks[i]
-        if step_marks and (spans := _math_spans(source, a, b)):
+        has_candidate = bool(step_marks)
+        split_points: list[int] = []
+        spans = _math_spans(source, a, b) if step_marks or editable else []
+        if editable:
+            split_marks, split_points = _split_marks(a, b, strong, sentences, spans)
+            step_marks = step_marks + split_marks
+        if step_marks and spans:
             step_marks = [
                 (*_widen(x, y, spans), k, css, t) if k == "cand" else (x, y, k, css, t)
                 for x, y, k, css, t in step_marks
@@ -225,6 +279,7 @@ def present_trace(
                 (s["cue_start"], s["cue_end"], "cue", "cue", f"matched cue: {s.get('cue')}")
             )
         badge, badge_css = badges.get(i, ("", ""))
+        episode, episode_steps = episodes.get(i, (None, 0))
         views.append(
             StepView(
                 index=i,
@@ -234,10 +289,14 @@ def present_trace(
                 subtype=s.get("subtype"),
                 badge=badge,
                 badge_css=badge_css,
-                has_candidate=bool(marks[i]),
+                has_candidate=has_candidate,
                 label=labels.get(str(i)),
                 first_error=first_error == i,
                 copied=is_branch and prefix_end > 0 and b <= prefix_end,
+                start=a,
+                split_points=split_points,
+                episode=episode,
+                episode_steps=episode_steps,
             )
         )
 
@@ -265,6 +324,7 @@ def present_trace(
 def _plain(step: StepView) -> bool:
     return (
         step.kind == "execution"
+        and step.episode is None
         and not step.has_candidate
         and not step.badge
         and step.label is None

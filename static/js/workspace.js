@@ -302,7 +302,7 @@
   // ---- submit and go to the next item
   async function submit() {
     if (!guardEditable()) return;
-    if (firstErrorValue() === null) {
+    if (firstErrorValue() === null && !(field("exit_reason") && field("exit_reason").value)) {
       flash("Mark the first wrong step (e) or “no error” before submitting.");
       field("first_error_step").focus();
       return;
@@ -353,7 +353,7 @@
     let handled = true;
     if (k === "j") setCurrent(cur + 1);
     else if (k === "k") setCurrent(cur - 1);
-    else if (k in LABEL_KEYS) setLabel(LABEL_KEYS[k]);
+    else if (k in LABEL_KEYS) { if (!window.__sectionLabel || !window.__sectionLabel(LABEL_KEYS[k])) setLabel(LABEL_KEYS[k]); }
     else if (k === "e") setFirstError(Math.max(cur, 0));
     else if (k === "N") setFirstError(-1);
     else if (k === "E") { if (field("error_category")) field("error_category").focus(); }
@@ -361,7 +361,7 @@
     else if (k === "p" || k === "[") jump(-1, isReflection, "reflection");
     else if (k === "a") jump(1, hasCandidate, "candidate answer");
     else if (k === "A") jump(-1, hasCandidate, "candidate answer");
-    else if (k === "x") toggleFolds();
+    else if (k === "z") toggleFolds();
     else if (k === "h") startHint();
     else if (k === "r") regenerate();
     else if (k === "c") { if (field("critique")) field("critique").focus(); }
@@ -435,5 +435,12 @@
   labelSummary();
   const fromHash = /^#s(\d+)$/.exec(location.hash);
   if (steps.length) setCurrent(fromHash ? parseInt(fromHash[1], 10) : 0, { scroll: !!fromHash });
-  window.__workspace = { save, get version() { return field("version") && field("version").value; } };
+  // For steps.js (step edits, reasons, reflection quality, section mode).
+  window.__workspace = {
+    save, changed, flash, guardEditable, steps, labels,
+    get cur() { return cur; },
+    setCurrent,
+    setLabelAt(i, value) { if (value === null) delete labels[String(i)]; else labels[String(i)] = value; paintLabel(i); writeLabels(); syncLabelButtons(); },
+    get version() { return field("version") && field("version").value; },
+  };
 })();

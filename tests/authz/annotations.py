@@ -36,6 +36,8 @@ RULES = {
     "annotations:save": Rule("annotator", T, methods=("POST",)),
     "annotations:submit": Rule("annotator", T, methods=("POST",)),
     "annotations:regenerate": Rule("annotator", T, methods=("POST",)),
+    "annotations:steps": Rule("annotator", T, methods=("POST",)),
+    "api-trace-steps-edit": Rule("annotator", T, api=True, methods=("POST",)),
     "traces:branch": Rule("annotator", _branch),
     # The list is scoped to the caller's projects (an outsider sees an empty list);
     # POST for another project's trace is 404, tested in tests/annotations.

@@ -9,6 +9,10 @@ from tests.factories import PromptFactory, TraceFactory, UserFactory
 
 WRONG = "We need 2 + 3.\n\n2 + 3 = 6.\n\nSo the total is 6.\n</think>\n\nThe answer is \\boxed{6}."
 PREFIX = "We need 2 + 3.\n\n"
+REFLECTIVE = (
+    "We need 2 + 3.\n\n2 + 3 = 6.\n\nWait, let me check that again: 2 + 3 = 5.\n\n"
+    "So the total is 5.\n</think>\n\nThe answer is \\boxed{5}."
+)
 HINT = "Careful: 2 + 3 is 5, not 6."
 CONTINUATION = "\n\nSo 2 + 3 = 5.\n\nWait, let me double-check: 3 + 2 = 5.\n</think>\n\nThe answer is \\boxed{5}."
 
@@ -66,6 +70,8 @@ def corrected_annotation(project, *, annotator=None, with_prefix=True, **kwargs)
         "critique": "Step 2 adds wrongly: 2 + 3 is 5.",
         "verdict": "incorrect",
         "violated_principles": ["Arithmetic is correct"],
+        "replacement_step": "2 + 3 = 5.",
+        "step_reasons": {"1": "2 + 3 is 5."},
     }
     return AnnotationFactory(
         trace=trace,
@@ -73,3 +79,17 @@ def corrected_annotation(project, *, annotator=None, with_prefix=True, **kwargs)
         **({"annotator": annotator} if annotator else {}),
         **{**defaults, **kwargs},
     )
+
+
+def reflective_annotation(project, **kwargs):
+    """An accepted annotation of a trace that catches its own slip, with DeltaBench labels."""
+    trace = TraceFactory(project=project, raw_response=REFLECTIVE)
+    defaults = {
+        "step_labels": {"0": 1, "1": -1, "2": 1, "3": 1},
+        "first_error_step": 1,
+        "replacement_step": "2 + 3 = 5.",
+        "replacement_alternatives": ["Adding, 2 + 3 gives 5."],
+        "flawed_process": True,
+        "reflection_quality": {"0": {"quality": "effective", "strategy_shift": False}},
+    }
+    return AnnotationFactory(trace=trace, project=project, **{**defaults, **kwargs})

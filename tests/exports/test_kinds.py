@@ -14,6 +14,7 @@ from tests.exports.factories import (
     AnnotationFactory,
     branch_of,
     corrected_annotation,
+    reflective_annotation,
     wrong_trace,
 )
 from tests.exports.helpers import export_rows, jsonl_rows
@@ -42,6 +43,7 @@ def data(project):
         verdict="correct",
         critique="All steps hold.",
     )
+    reflective_annotation(project)
 
 
 @pytest.mark.parametrize(("kind", "variant"), CASES)

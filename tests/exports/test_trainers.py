@@ -25,7 +25,7 @@ from reflectlab.exports.kinds import KINDS
 from reflectlab.exports.schemas import Context
 from reflectlab.exports.splits import parse_splits
 from tests.ci import missing
-from tests.exports.factories import AnnotationFactory, corrected_annotation
+from tests.exports.factories import AnnotationFactory, corrected_annotation, reflective_annotation
 from tests.factories import PromptFactory, TraceFactory
 
 pytestmark = pytest.mark.slow
@@ -65,6 +65,7 @@ def exported(project, run_export, tmp_path):
             verdict="correct",
             critique="Sound.",
         )
+    reflective_annotation(project)  # step_preference pairs and reflection_quality rows
     out = tmp_path / "out"
     out.mkdir()
     bundle = run_export("all", "bundle", options=ONE_SPLIT)
@@ -147,6 +148,8 @@ TRAINERS = [
     ("sft", "parquet", "sft_corrected_prompt_completion", []),
     ("sft", "bundle", "critique", []),
     ("dpo", "parquet", "preference", []),
+    ("dpo", "jsonl", "step_preference", []),
+    ("dpo", "bundle", "step_preference", []),
     ("kto", "bundle", "unpaired", []),
     ("prm-tc", "bundle", "stepwise", []),
     ("prm-tc", "jsonl", "stepwise", []),
