@@ -5,7 +5,7 @@ from django import forms
 from reflectlab.annotations.models import Annotation
 from reflectlab.core.ids import ID_MAX
 from reflectlab.review.models import Review
-from reflectlab.review.policy import CORRECTNESS, ORDER_KEYS, QueuePolicy
+from reflectlab.review.policy import CORRECTNESS, ORDER_KEYS, TRUNCATED_CHOICES, QueuePolicy
 
 ORDER_CHOICES = [("", "—"), *((k, v.label) for k, v in ORDER_KEYS.items())]
 N_ORDER_FIELDS = 4
@@ -31,6 +31,11 @@ class PolicyForm(forms.Form):
     review_disagreements_first = forms.BooleanField(
         required=False, label="Route disagreements to review first"
     )
+    truncated_no_answer = forms.ChoiceField(
+        choices=list(TRUNCATED_CHOICES.items()),
+        label="Truncated without an answer",
+        help_text="Where “Wrong final answer first” puts traces cut off before they answered.",
+    )
 
     def __init__(self, *args, model_names: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -46,6 +51,7 @@ class PolicyForm(forms.Form):
             "correctness": policy.correctness,
             "gold_rate": policy.gold_rate,
             "review_disagreements_first": policy.review_disagreements_first,
+            "truncated_no_answer": policy.truncated_no_answer,
         }
 
     def clean_runs(self) -> list[int]:
@@ -75,6 +81,7 @@ class PolicyForm(forms.Form):
             "correctness": data["correctness"],
             "gold_rate": data["gold_rate"],
             "review_disagreements_first": data["review_disagreements_first"],
+            "truncated_no_answer": data["truncated_no_answer"],
         }
 
 
