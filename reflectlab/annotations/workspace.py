@@ -87,7 +87,7 @@ def workspace_context(
         "branches": branches,
         "ann": state,
         "labels_json": json.dumps(state["step_labels"] or {}),
-        "legend": _legend(view.metrics),
+        "legend": step_legend(view.metrics),
         # A rejected annotation is back with its author to revise (issue 14).
         "editable": trace.parent_id is None and state["state"] in Annotation.REOPENABLE,
         "rejection": selectors.annotation_rejection(annotation=annotation),
@@ -117,7 +117,7 @@ def branch_item(branch: Trace) -> dict:
     }
 
 
-def _legend(metrics: dict) -> list[tuple[str, str, int | None]]:
+def step_legend(metrics: dict) -> list[tuple[str, str, int | None]]:
     return [
         ("reflection", "Reflection", metrics.get("reflection_steps")),
         ("transition", "Transition", metrics.get("transition_steps")),
