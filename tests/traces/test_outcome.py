@@ -7,6 +7,7 @@ import importlib
 import pytest
 from django.apps import apps as django_apps
 
+from reflectlab.dashboards import selectors as dashboards
 from reflectlab.providers.models import ModelConfig
 from reflectlab.runs.models import Run
 from reflectlab.traces.analysis import analysis_columns
@@ -127,3 +128,10 @@ def test_search_in_responses(logged_in, project):
     TraceFactory(project=project)
     response = logged_in.get(f"/projects/{project.pk}/traces/?q=boxed{{6}}&search_in=response")
     assert list(response.context["page"].object_list) == [wrong]
+
+
+def test_dashboard_keeps_truncation_apart(project):
+    truncated_trace(project)
+    wrong_trace(project)
+    summary = dashboards.summary(project=project, filters=dashboards.Filters())
+    assert summary["truncated_no_answer"] == 1 and summary["truncated_reached"] == 1
