@@ -182,9 +182,8 @@ class Trace(models.Model):
         # Each index is read by a named query (measured by bench/bench_scale.py);
         # every other one only slowed imports down.
         indexes = [
-            models.Index(fields=["project", "final_correct"]),
-            models.Index(fields=["project", "has_reflection"]),
-            models.Index(fields=["project", "outcome"]),
+            # The outcome filter (issue 14) in page order.
+            models.Index(fields=["project", "outcome", "id"], name="trace_project_outcome"),
             # Lists (keyset pages in id order), the dashboards' data version (Max id).
             models.Index(fields=["project", "id"], name="trace_project_id"),
             # The model filter of lists, dashboards and exports; the model-name list.

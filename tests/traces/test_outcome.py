@@ -70,7 +70,7 @@ def test_backfill_fills_the_columns_from_stored_analyses(project):
     }
     Trace.objects.filter(pk=old.pk).update(analysis=analysis, outcome="ungraded")
     migration = importlib.import_module(
-        "reflectlab.traces.migrations.0004_outcome_answer_reached_step"
+        "reflectlab.traces.migrations.0006_outcome_answer_reached_step"
     )
     migration.backfill(django_apps, None)
     trace.refresh_from_db()

@@ -29,7 +29,7 @@ def rerank(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("review", "0002_drop_indexes_covered_by_composites"),
-        ("traces", "0004_outcome_answer_reached_step"),
+        ("traces", "0006_outcome_answer_reached_step"),
     ]
 
     operations = [migrations.RunPython(rerank, migrations.RunPython.noop, elidable=True)]

@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
         ('prompts', '0001_initial'),
         ('providers', '0003_chat_template_stream_reasoning_api'),
         ('runs', '0002_endpointslot_runitem'),
-        ('traces', '0003_continuation_prompt_reasoning_tokens_warnings'),
+        ('traces', '0005_backfill_chart_columns'),
     ]
 
     operations = [
@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='trace',
-            index=models.Index(fields=['project', 'outcome'], name='traces_trac_project_6b225a_idx'),
+            index=models.Index(fields=['project', 'outcome', 'id'], name='trace_project_outcome'),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
     ]
