@@ -10,7 +10,7 @@ from reflectlab.core.ids import ID_MAX
 from reflectlab.traces.models import Trace
 
 TRISTATE = [("", "Any"), ("true", "Yes"), ("false", "No")]
-SEARCH_IN = [("prompt", "prompts"), ("response", "responses")]
+SEARCH_IN = [("prompt", "prompts (named)"), ("response", "responses")]
 
 
 class TristateFilter(django_filters.TypedChoiceFilter):
@@ -28,14 +28,12 @@ class TraceFilterSet(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search"}),
     )
     search_in = django_filters.ChoiceFilter(
-        choices=SEARCH_IN, method="no_op", empty_label=None, label="in"
+        choices=SEARCH_IN, method="no_op", empty_label="prompts", label="in"
     )
     outcome = django_filters.ChoiceFilter(
         choices=Trace.Outcome.choices, empty_label="Any", label="Outcome"
     )
-    answer_reached = TristateFilter(
-        field_name="answer_reached_step", method="reached", label="Answer reached"
-    )
+    answer_reached = TristateFilter(method="reached", label="Answer reached")
     run = django_filters.NumberFilter(
         field_name="run_id", min_value=1, max_value=ID_MAX, widget=forms.HiddenInput
     )
