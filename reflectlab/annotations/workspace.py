@@ -108,7 +108,7 @@ def workspace_context(
         "labels_json": json.dumps(state["step_labels"] or {}),
         "reasons_json": json.dumps(state["step_reasons"] or {}),
         "quality_json": json.dumps(state["reflection_quality"] or {}),
-        "legend": _legend(view.metrics),
+        "legend": step_legend(view.metrics),
         "editable": editable,
         "rejection": selectors.annotation_rejection(annotation=annotation),
         "conflict": conflict,
@@ -170,7 +170,7 @@ def branch_item(branch: Trace) -> dict:
     }
 
 
-def _legend(metrics: dict) -> list[tuple[str, str, int | None]]:
+def step_legend(metrics: dict) -> list[tuple[str, str, int | None]]:
     return [
         ("reflection", "Reflection", metrics.get("reflection_steps")),
         ("transition", "Transition", metrics.get("transition_steps")),

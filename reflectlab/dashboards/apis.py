@@ -22,6 +22,12 @@ SummarySerializer = inline_serializer(
         "reflecting": serializers.IntegerField(),
         "corrective": serializers.IntegerField(),
         "truncated": serializers.IntegerField(),
+        "truncated_no_answer": serializers.IntegerField(
+            help_text="Outcome truncated_no_answer: cut off before answering (not counted wrong)."
+        ),
+        "truncated_reached": serializers.IntegerField(
+            help_text="Of those, how many had reached a correct answer in the thinking."
+        ),
         "accuracy": serializers.FloatField(**_PERCENT),
         "reflecting_share": serializers.FloatField(**_PERCENT),
         "corrective_share": serializers.FloatField(**_PERCENT),

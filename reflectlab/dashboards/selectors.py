@@ -117,6 +117,11 @@ def by_reflection_count(*, project: Project, filters: Filters) -> Rows:
             correct=_count(Q(final_correct=True)),
             corrective=_count(Q(has_corrective=True)),
             truncated=_count(Q(truncated=True)),
+            # Truncation is its own outcome (not a wrong answer); some had reached it.
+            truncated_no_answer=_count(Q(outcome="truncated_no_answer")),
+            truncated_reached=_count(
+                Q(outcome="truncated_no_answer", answer_reached_step__isnull=False)
+            ),
             reflection_share=Sum("reflection_share"),
             thinking_chars=Sum("thinking_chars"),
             **reflection_sums,
@@ -159,6 +164,8 @@ _ADDITIVE = (
     "correct",
     "corrective",
     "truncated",
+    "truncated_no_answer",
+    "truncated_reached",
     "reflection_share",
     "thinking_chars",
     *REFLECTION_COUNT_COLUMNS.values(),
@@ -198,6 +205,8 @@ def summary(rows: Rows) -> dict[str, Any]:
             "reflecting",
             "corrective",
             "truncated",
+            "truncated_no_answer",
+            "truncated_reached",
             "reflection_steps",
             "reflection_share",
         )
@@ -210,6 +219,8 @@ def summary(rows: Rows) -> dict[str, Any]:
         "reflecting": total["reflecting"],
         "corrective": total["corrective"],
         "truncated": total["truncated"],
+        "truncated_no_answer": total["truncated_no_answer"],
+        "truncated_reached": total["truncated_reached"],
         "accuracy": ratio(total["correct"], total["graded"]),
         "reflecting_share": ratio(total["reflecting"], total["traces"]),
         "corrective_share": ratio(total["corrective"], total["traces"]),

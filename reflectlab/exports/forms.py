@@ -67,7 +67,8 @@ class ExportForm(forms.Form):
     def payload(self) -> dict:
         d = self.cleaned_data
         ratio = d["train_ratio"]
-        splits = {"train": ratio, "test": 1 - ratio} if ratio < 1 else {"train": 1.0}
+        # round: 1 - 0.9 is 0.09999999999999998 in binary floating point
+        splits = {"train": ratio, "test": round(1 - ratio, 10)} if ratio < 1 else {"train": 1.0}
         options = {
             "hint_mode": d["hint_mode"],
             "reasoning": d["reasoning"],

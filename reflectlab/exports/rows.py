@@ -49,6 +49,8 @@ ANNOTATION_FIELDS = [
     "trace__raw_response",
     "trace__reasoning",
     "trace__final_correct",
+    "trace__outcome",
+    "trace__answer_reached_step",
     "trace__analyzer_version",
 ]
 STEP_FIELDS = [
@@ -98,6 +100,9 @@ def row_meta(a: dict, ctx: Context, split: str, extra: dict | None = None) -> di
         "error_category": a["error_category"],
         "final_correct": a["trace__final_correct"],
         "first_error_step": a["first_error_step"],
+        # Truncated without an answer stays apart from wrong (Trace.outcome).
+        "outcome": a["trace__outcome"],
+        "answer_reached_step": a["trace__answer_reached_step"],
         "hint": a["hint"],
         "hint_step": a["hint_step"],
         "trace_external_id": a["trace__external_id"],

@@ -78,7 +78,7 @@ class SignalFirst(OrderKey):
         super().__init__(label, 1)
         object.__setattr__(self, "signal", signal)
 
-    def value(self, trace) -> int:
+    def value(self, trace, policy) -> int:
         return 0 if getattr(trace, self.signal, False) else 1
 
     def annotate(self, traces: QuerySet, *, project_id: int) -> QuerySet:

@@ -143,6 +143,13 @@ def _import_batch(project, user, mapping, items, subset) -> tuple[int, int, list
                 i for i, item in by_id.items() if item["final_answer_correct"] is value
             ],
         ).update(final_correct=value, known_final_correct=value)
+        Trace.objects.filter(
+            project=project,
+            outcome=Trace.Outcome.UNGRADED,
+            external_id__in=[
+                i for i, item in by_id.items() if item["final_answer_correct"] is value
+            ],
+        ).update(outcome=Trace.Outcome.CORRECT if value else Trace.Outcome.WRONG)
     traces = {
         t["external_id"]: {"pk": t["pk"], "steps": t["analysis__steps"] or []}
         for t in Trace.objects.filter(project=project, external_id__in=list(by_id)).values(

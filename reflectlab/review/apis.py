@@ -16,7 +16,7 @@ from reflectlab.core.ids import IdField
 from reflectlab.projects.models import Role
 from reflectlab.review import claims, decisions, selectors
 from reflectlab.review.models import Claim, Review
-from reflectlab.review.policy import CORRECTNESS, ORDER_KEYS, project_policy
+from reflectlab.review.policy import CORRECTNESS, ORDER_KEYS, TRUNCATED_CHOICES, project_policy
 from reflectlab.review.queue import queue_policy_set
 
 
@@ -83,6 +83,7 @@ class PolicySerializer(serializers.Serializer):
     correctness = serializers.ChoiceField(choices=sorted(CORRECTNESS), required=False)
     gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
     review_disagreements_first = serializers.BooleanField(required=False)
+    truncated_no_answer = serializers.ChoiceField(choices=sorted(TRUNCATED_CHOICES), required=False)
 
 
 class QueueNextApi(APIView):

@@ -20,7 +20,7 @@ class OrderKey:
     label: str
     bits: int
 
-    def value(self, trace: Any) -> int:
+    def value(self, trace: Any, policy: QueuePolicy) -> int:
         raise NotImplementedError
 
     def annotate(self, traces: Any, *, project_id: int) -> Any:
@@ -29,29 +29,33 @@ class OrderKey:
 
 
 class _WrongFirst(OrderKey):
-    def value(self, trace) -> int:
-        # wrong, then ungraded, then right
-        return {False: 0, None: 1, True: 2}[trace.final_correct]
+    def value(self, trace, policy) -> int:
+        # wrong, then ungraded, then right; a truncated trace that never
+        # answered is placed by the policy's ``truncated_no_answer``.
+        places = TRUNCATED_PLACES[policy.truncated_no_answer]
+        if getattr(trace, "outcome", None) == TRUNCATED_NO_ANSWER:
+            return places[TRUNCATED_NO_ANSWER]
+        return places[trace.final_correct]
 
 
 class _CorrectiveFirst(OrderKey):
-    def value(self, trace) -> int:
+    def value(self, trace, policy) -> int:
         return 0 if trace.has_corrective else 1
 
 
 class _ReflectionDesc(OrderKey):
-    def value(self, trace) -> int:
+    def value(self, trace, policy) -> int:
         cap = (1 << self.bits) - 1
         return cap - min(trace.n_reflection_steps or 0, cap)
 
 
 class _ShareDesc(OrderKey):
-    def value(self, trace) -> int:
+    def value(self, trace, policy) -> int:
         return 1000 - round(max(0.0, min(1.0, trace.reflection_share or 0.0)) * 1000)
 
 
 class _TruncatedFirst(OrderKey):
-    def value(self, trace) -> int:
+    def value(self, trace, policy) -> int:
         return 0 if trace.truncated else 1
 
 
@@ -70,6 +74,20 @@ CORRECTNESS = {
     "right": "Right final answer",
     "ungraded": "Not graded",
 }
+TRUNCATED_NO_ANSWER = "truncated_no_answer"
+# Where "wrong_first" puts a truncated trace without an answer (its
+# final_correct is False when there is a reference, but it never answered).
+# Values (2 bits) for wrong (False), ungraded (None), right (True) and truncated.
+TRUNCATED_PLACES: dict[str, dict[Any, int]] = {
+    "after_wrong": {False: 0, TRUNCATED_NO_ANSWER: 1, None: 2, True: 3},
+    "with_wrong": {False: 0, TRUNCATED_NO_ANSWER: 0, None: 2, True: 3},
+    "last": {False: 0, None: 1, True: 2, TRUNCATED_NO_ANSWER: 3},
+}
+TRUNCATED_CHOICES = {
+    "after_wrong": "After wrong answers (before ungraded and right)",
+    "with_wrong": "With wrong answers",
+    "last": "Last (after right answers)",
+}
 
 
 @dataclass
@@ -80,6 +98,7 @@ class QueuePolicy:
     correctness: str = "any"
     gold_rate: float = 0.1
     review_disagreements_first: bool = True
+    truncated_no_answer: str = "after_wrong"
 
     @classmethod
     def from_json(cls, data: Any) -> QueuePolicy:
@@ -119,6 +138,11 @@ class QueuePolicy:
         first = data.get("review_disagreements_first", True)
         if not isinstance(first, bool):
             raise ValidationError("review_disagreements_first must be true or false.")
+        truncated = data.get("truncated_no_answer", policy.truncated_no_answer)
+        if truncated not in TRUNCATED_CHOICES:
+            raise ValidationError(
+                f"truncated_no_answer must be one of {', '.join(TRUNCATED_CHOICES)}."
+            )
         return cls(
             order=order,
             models=models,
@@ -126,6 +150,7 @@ class QueuePolicy:
             correctness=correctness,
             gold_rate=float(gold_rate),
             review_disagreements_first=first,
+            truncated_no_answer=truncated,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -140,7 +165,7 @@ class QueuePolicy:
         value = 0
         for name in self.order:
             key = ORDER_KEYS[name]
-            value = (value << key.bits) | key.value(trace)
+            value = (value << key.bits) | key.value(trace, self)
         return value
 
     def admits(self, trace: Any) -> bool:

@@ -32,6 +32,7 @@ TRACE_POLICY_FIELDS = (
     "model_name",
     "run",
     "final_correct",
+    "outcome",
     "has_corrective",
     "n_reflection_steps",
     "reflection_share",

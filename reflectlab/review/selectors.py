@@ -396,29 +396,3 @@ def annotator_stats(*, project: Project, now: datetime | None = None) -> list[di
             }
         )
     return rows
-
-
-STEP_PREVIEW_CHARS = 400
-
-
-def labelled_steps(annotation: Annotation) -> list[dict[str, Any]]:
-    """The trace's steps (text shortened) with this annotation's labels, for review."""
-    trace = annotation.trace
-    analysis = trace.analysis or {}
-    text = trace.step_text
-    labels = annotation.step_labels or {}
-    rows = []
-    for step in analysis.get("steps", []):
-        body = text[step["start"] : step["end"]]
-        index = step["index"]
-        rows.append(
-            {
-                "index": index,
-                "kind": step.get("kind", "execution"),
-                "text": body[:STEP_PREVIEW_CHARS],
-                "clipped": len(body) > STEP_PREVIEW_CHARS,
-                "label": labels.get(str(index)),
-                "first_error": annotation.first_error_step == index,
-            }
-        )
-    return rows

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from reflectlab.annotations import selectors as annotation_selectors
 from reflectlab.annotations.models import Annotation
+from reflectlab.annotations.workspace import branch_item, step_legend
 from reflectlab.core.access import object_for, project_view
 from reflectlab.core.errors import ClaimLost, Conflict
 from reflectlab.core.htmx import stop_polling
@@ -19,6 +22,7 @@ from reflectlab.review import queue as queue_services
 from reflectlab.review.forms import GoldForm, PinForm, PolicyForm, ReviewForm
 from reflectlab.review.models import DONE_STATES, Claim, GoldItem
 from reflectlab.review.policy import project_policy
+from reflectlab.traces.presenters import present_trace
 from reflectlab.traces.selectors import model_names
 
 
@@ -224,6 +228,7 @@ def _review_context(request, annotation: Annotation, form: ReviewForm | None = N
     initial = {
         "version": annotation.version,
         **{name: getattr(annotation, name) for name in ReviewForm.EDIT_FIELDS},
+        "step_labels": json.dumps(annotation.step_labels or {}),
     }
     claim = (
         Claim.objects.filter(
@@ -235,14 +240,23 @@ def _review_context(request, annotation: Annotation, form: ReviewForm | None = N
         .select_related("user")
         .first()
     )
+    # The workspace's own presenter and partials: full steps with kinds and
+    # cues, the annotation's labels and first error painted on them, branches.
+    view = present_trace(
+        trace, labels=annotation.step_labels or {}, first_error=annotation.first_error_step
+    )
     return {
         "project": annotation.project,
         "annotation": annotation,
         "trace": trace,
-        "steps": selectors.labelled_steps(annotation),
+        "view": view,
+        "metrics": view.metrics,
+        "legend": step_legend(view.metrics),
+        "branches": [branch_item(b) for b in annotation_selectors.trace_branches(trace=trace)],
+        "editing": form is not None and form.data.get("decision") == "edit",
         "others": others,
         "reviews": annotation.reviews.select_related("reviewer"),
-        "form": form or ReviewForm(initial=initial),
+        "form": form or ReviewForm(initial=initial, project=annotation.project),
         "claim": claim,
         "held_by_other": claim is not None and claim.user_id != request.user.pk,
         "own": annotation.annotator_id == request.user.pk,
@@ -261,7 +275,7 @@ def review_annotation(request: HtmxHttpRequest, annotation_id: int):
     request.membership = membership
     if request.method == "GET":
         return render(request, "review/annotation.html", _review_context(request, annotation))
-    form = ReviewForm(request.POST)
+    form = ReviewForm(request.POST, project=annotation.project)
     if form.is_valid():
         data = form.cleaned_data
         try:

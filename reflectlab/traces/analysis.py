@@ -86,6 +86,8 @@ ANALYSIS_FIELDS = (
     "final_answer",
     "final_correct",
     "first_correct",
+    "outcome",
+    "answer_reached_step",
     "reflection_share",
     "thinking_chars",
     "first_candidate_position",
@@ -115,6 +117,9 @@ def analysis_columns(
     data = analysis.to_dict(result)
     metrics = data["metrics"]
     steps = data["steps"]
+    final_correct = (
+        data["final_correct"] if data["final_correct"] is not None else known_final_correct
+    )
     return {
         "analysis": data,
         "analyzer_version": data["version"],
@@ -124,11 +129,23 @@ def analysis_columns(
         "has_corrective": any(r["kind"] == "corrective" for r in data["reflections"]),
         "truncated": data["truncated"],
         "final_answer": (data["final_answer"] or "")[:2000],
-        "final_correct": (
-            data["final_correct"] if data["final_correct"] is not None else known_final_correct
-        ),
+        "final_correct": final_correct,
         "first_correct": metrics["first_correct"],
+        "outcome": outcome_column(metrics, final_correct=final_correct),
+        "answer_reached_step": metrics.get("answer_reached_step"),
         "reflection_share": metrics["reflection_share"] or 0.0,
         "thinking_chars": sum(s["end"] - s["start"] for s in steps),
         **chart_columns(data),
     }
+
+
+def outcome_column(metrics: dict[str, Any], *, final_correct: bool | None) -> str:
+    """``metrics.outcome``, graded by imported correctness when there was no reference.
+
+    An answer the analyser could not grade (no reference) but the import knew
+    to be right or wrong reads as correct/wrong, as ``final_correct`` does.
+    """
+    outcome = metrics.get("outcome") or "ungraded"
+    if outcome == "ungraded" and final_correct is not None:
+        return "correct" if final_correct else "wrong"
+    return outcome

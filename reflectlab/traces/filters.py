@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.db.models import Q
 
 from reflectlab.core.ids import ID_MAX
 from reflectlab.traces.models import Trace
 
 TRISTATE = [("", "Any"), ("true", "Yes"), ("false", "No")]
+SEARCH_IN = [("prompt", "prompts (named)"), ("response", "responses")]
 
 
 class TristateFilter(django_filters.TypedChoiceFilter):
@@ -20,11 +22,22 @@ class TristateFilter(django_filters.TypedChoiceFilter):
 
 class TraceFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
-        field_name="prompt__text",
-        lookup_expr="icontains",
+        method="search",
         max_length=200,
-        label="Search prompts",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search prompts"}),
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search"}),
+    )
+    search_in = django_filters.ChoiceFilter(
+        choices=SEARCH_IN, method="no_op", empty_label="prompts", label="in"
+    )
+    outcome = django_filters.ChoiceFilter(
+        choices=Trace.Outcome.choices, empty_label="Any", label="Outcome"
+    )
+    answer_reached = TristateFilter(
+        field_name="answer_reached_step", method="reached", label="Answer reached"
+    )
+    run = django_filters.NumberFilter(
+        field_name="run_id", min_value=1, max_value=ID_MAX, widget=forms.HiddenInput
     )
     model = django_filters.CharFilter(field_name="model_name", max_length=300)
     final_correct = TristateFilter(label="Correct")
@@ -40,3 +53,17 @@ class TraceFilterSet(django_filters.FilterSet):
     class Meta:
         model = Trace
         fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        """``q`` in the prompt text, or (``search_in=response``) in the response/reasoning."""
+        if self.form.cleaned_data.get("search_in") == "response":
+            return queryset.filter(Q(raw_response__icontains=value) | Q(reasoning__icontains=value))
+        return queryset.filter(prompt__text__icontains=value)
+
+    def no_op(self, queryset, name, value):
+        return queryset  # read by ``search``
+
+    def reached(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(answer_reached_step__isnull=not value)

@@ -47,6 +47,13 @@ class Trace(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
+    class Outcome(models.TextChoices):
+        CORRECT = "correct", "Correct"
+        WRONG = "wrong", "Wrong answer"
+        TRUNCATED_NO_ANSWER = "truncated_no_answer", "No answer (truncated)"
+        NO_ANSWER = "no_answer", "No answer"
+        UNGRADED = "ungraded", "Not graded"
+
     # Indexed by (project, id) and (project, model_name, id) below.
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="traces", db_index=False
@@ -128,6 +135,15 @@ class Trace(models.Model):
         "there is no reference answer to grade against; survives re-analysis.",
     )
     first_correct = models.BooleanField(null=True, blank=True)
+    # How the trace ended (``analysis.metrics.outcome``): a truncated trace
+    # without an answer is its own outcome, not a wrong answer.
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, default=Outcome.UNGRADED)
+    answer_reached_step = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Step of the first correct candidate (else of the first correct "
+        "tentative 'so ... = X') in the thinking.",
+    )
     reflection_share = models.FloatField(default=0)
     thinking_chars = models.PositiveIntegerField(default=0)
     # The per-trace numbers the dashboards chart, copied out of ``analysis`` at
@@ -167,6 +183,8 @@ class Trace(models.Model):
         # Each index is read by a named query (measured by bench/bench_scale.py);
         # every other one only slowed imports down.
         indexes = [
+            # The outcome filter (issue 14) in page order.
+            models.Index(fields=["project", "outcome", "id"], name="trace_project_outcome"),
             # Lists (keyset pages in id order), the dashboards' data version (Max id).
             models.Index(fields=["project", "id"], name="trace_project_id"),
             # The model filter of lists, dashboards and exports; the model-name list.

@@ -24,6 +24,8 @@ LIST_FIELDS = (
     "final_answer",
     "final_correct",
     "first_correct",
+    "outcome",
+    "answer_reached_step",
     "reflection_share",
     "thinking_chars",
     "created_at",

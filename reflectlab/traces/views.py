@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db.models import F
 from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -11,6 +12,17 @@ from reflectlab.traces import selectors
 from reflectlab.traces.filters import TraceFilterSet
 from reflectlab.traces.forms import ListPageForm
 
+# (sort key or "", header, css class): sort keys are traces.forms.SORTS.
+COLUMNS = [
+    ("id", "#", "num"),
+    ("", "Prompt", ""),
+    ("model_name", "Model", ""),
+    ("n_steps", "Steps", "num"),
+    ("n_reflection_steps", "Reflections", "num"),
+    ("", "Answer", ""),
+    ("outcome", "Outcome", ""),
+]
+
 
 @project_view()
 @require_GET
@@ -20,15 +32,31 @@ def trace_list(request: HtmxHttpRequest, project_id: int):
     if not (filterset.is_valid() and paging.is_valid()):
         errors = {**filterset.errors, **paging.errors}
         return HttpResponseBadRequest(f"Invalid filters: {errors}")
-    page = BoundedPaginator(filterset.qs, 50).get_page(paging.cleaned_data.get("page"))
+    sort = paging.cleaned_data.get("sort") or ""
+    queryset = filterset.qs
+    if sort:  # validated against traces.forms.SORTS; the id keeps pages stable
+        key = F(sort.lstrip("-"))
+        desc = sort.startswith("-")
+        queryset = queryset.order_by(
+            key.desc(nulls_last=True) if desc else key.asc(nulls_last=True),
+            "-id" if desc else "id",
+        )
+    page = BoundedPaginator(queryset, 50).get_page(paging.cleaned_data.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    sortless = query.copy()
+    sortless.pop("sort", None)
     context = {
         "project": request.project,
         "page": page,
         "form": filterset.form,
         "models": selectors.model_names(project=request.project),
         "query": query.urlencode(),
+        "sortless": sortless.urlencode(),
+        "jump_params": [(k, v) for k, values in query.lists() for v in values],
+        "sort": sort,
+        "sort_form": paging,
+        "columns": COLUMNS,
     }
     template = "traces/list.html#trace-table" if request.htmx else "traces/list.html"
     return render(request, template, context)

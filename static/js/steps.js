@@ -187,7 +187,7 @@
     let handled = true;
     if (k === "x") splitCurrent();
     else if (k === "m") mergeNext();
-    else if (k === "u") undo();
+    else if (k === "U") undo();
     else if (k === "q") cycleQuality();
     else if (k === "G") { if (sectionBox) { sectionBox.checked = !sectionBox.checked; paintSection(); } }
     else if (k === "w") {

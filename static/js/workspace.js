@@ -109,8 +109,28 @@
     }
   }
   function writeLabels() { field("step_labels").value = JSON.stringify(labels); labelSummary(); }
+  // ---- undo (u, or the Undo button): step labels and the first error, newest first
+  const history = [];
+  function remember() {
+    history.push({ labels: Object.assign({}, labels), first: field("first_error_step").value });
+    if (history.length > 200) history.shift();
+    const button = $("undo-button");
+    if (button) button.disabled = false;
+  }
+  function undo() {
+    if (!guardEditable()) return;
+    const last = history.pop();
+    const button = $("undo-button");
+    if (button) button.disabled = history.length === 0;
+    if (!last) { flash("Nothing to undo"); return; }
+    labels = last.labels;
+    field("first_error_step").value = last.first;
+    steps.forEach((_, i) => paintLabel(i));
+    writeLabels(); syncLabelButtons(); paintFirstError(); changed();
+  }
   function setLabel(value, advance) {
     if (!guardEditable() || cur < 0) return;
+    remember();
     const key = String(cur);
     if (labels[key] === value) delete labels[key]; else labels[key] = value;
     paintLabel(cur); writeLabels(); syncLabelButtons(); changed();
@@ -125,12 +145,13 @@
     steps.forEach((el, i) => el.classList.toggle("first-error", v === i));
     const text = $("first-error-text");
     if (text) {
-      text.textContent = v === null || Number.isNaN(v) ? "Not set (−1 means no error)."
+      text.textContent = v === null || Number.isNaN(v) ? "Not set (or press “no error”)."
         : v === -1 ? "No error in this trace." : `First error at step ${v}.`;
     }
   }
   function setFirstError(i) {
     if (!guardEditable()) return;
+    remember();
     field("first_error_step").value = String(i);
     if (i >= 0) { labels[String(i)] = -1; paintLabel(i); writeLabels(); syncLabelButtons(); }
     paintFirstError(); changed();
@@ -367,6 +388,7 @@
     else if (k === "c") { if (field("critique")) field("critique").focus(); }
     else if (k === "v") cycleVerdict();
     else if (k === "s") submit();
+    else if (k === "u") undo();
     else if (k === "?") toggleHelp();
     else handled = false;
     if (handled) ev.preventDefault();
@@ -383,6 +405,7 @@
       else if (a === "toggle-folds") toggleFolds();
       else if (a === "mark-error") setFirstError(Math.max(cur, 0));
       else if (a === "no-error") setFirstError(-1);
+      else if (a === "undo") undo();
       else if (a === "overwrite") overwrite(parseInt(action.dataset.version, 10));
       else if (a === "regenerate") { ev.preventDefault(); regenerate(); }
       else if (a === "submit") { ev.preventDefault(); submit(); }

@@ -61,9 +61,9 @@ def test_split_merge_and_undo_with_labels_following(page, live_server, user, pro
     assert annotation.step_labels == {"0": -1, "1": -1}
 
     # u undoes the merge, then the split: the analysis' four steps again.
-    page.keyboard.press("u")
+    page.keyboard.press("Shift+U")
     expect(page.locator("#trace-steps .step")).to_have_count(5)
-    page.keyboard.press("u")
+    page.keyboard.press("Shift+U")
     expect(page.locator("#trace-steps .step")).to_have_count(4)
     edit = StepEdit.objects.get(trace=trace)
     assert edit.splits == [] and edit.merges == []

@@ -22,6 +22,8 @@ def test_summary_counts_first_generation_ready_traces_of_the_project_only(known)
         "reflecting": 4,
         "corrective": 1,
         "truncated": 1,
+        "truncated_no_answer": 0,
+        "truncated_reached": 0,
         "accuracy": 0.75,
         "reflecting_share": 0.8,
         "corrective_share": 0.2,
