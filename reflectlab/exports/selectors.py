@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, connections
 from django.db.models import Prefetch, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
@@ -131,11 +132,20 @@ def annotation_rows(
 
 
 def _nul_safe(model: type, path: str) -> bool:
-    """Whether the column at ``path`` (``trace__raw_response``) is a NulSafeTextField."""
-    *relations, name = path.split("__")
-    for relation in relations:
-        model = model._meta.get_field(relation).related_model
-    return isinstance(model._meta.get_field(name), NulSafeTextField)
+    """Whether the column at ``path`` (``trace__raw_response``) is a NulSafeTextField.
+
+    A path into a JSON value (``trace__prompt__metadata__subset``) or an
+    annotated column is not a model field: never escaped.
+    """
+    for part in path.split("__"):
+        if model is None:
+            return False
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False
+        model = field.related_model
+    return isinstance(field, NulSafeTextField)
 
 
 def _pg_stream(qs: QuerySet, *, expected: list[str]) -> Iterator[tuple]:
