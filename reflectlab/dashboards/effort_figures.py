@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reflectlab.dashboards.figures import (
+    CATEGORY,
     STATE_COLOURS,
     Figure,
     Palette,
@@ -70,7 +71,7 @@ def annotation_progress(rows: list[dict[str, Any]], palette: Palette) -> Figure:
         barmode="stack",
         height=max(220, 120 + 28 * len(annotators)),
         xaxis=count_axis(max(_stacked(rows, "annotator", "annotations").values())),
-        yaxis={"autorange": "reversed"},
+        yaxis={**CATEGORY, "autorange": "reversed"},
     )
 
 
@@ -116,6 +117,7 @@ def hint_success(rows: list[dict[str, Any]], palette: Palette) -> Figure:
     return laid_out(
         data,
         y="wrong parents whose branch became right (%)",
+        xaxis=CATEGORY,
         yaxis={"range": [0, 110]},
         showlegend=False,
     )
@@ -199,4 +201,6 @@ def agreement(rows: list[dict[str, Any]], palette: Palette) -> Figure:
                 "<extra>%{fullData.name}</extra>",
             )
         )
-    return laid_out(data, y="agreement", barmode="group", yaxis={"range": [-0.2, 1.05]})
+    return laid_out(
+        data, y="agreement", barmode="group", xaxis=CATEGORY, yaxis={"range": [-0.2, 1.05]}
+    )

@@ -144,6 +144,10 @@ def count_axis(top: float, **extra: Any) -> dict[str, Any]:
 
 # A value axis of shares or means: from zero, so bar heights and gaps compare honestly.
 FROM_ZERO: dict[str, Any] = {"rangemode": "tozero"}
+# A categorical axis (models, bins, people). plotly.js guesses the type from the
+# values, so bin labels "0", "1", "2" made a linear axis with 0.5 ticks that
+# dropped the "3-4", "5-8" … bins; a model or user named "1.5" would do the same.
+CATEGORY: dict[str, Any] = {"type": "category"}
 
 
 def empty_figure(message: str = "No data for these filters.") -> Figure:
@@ -285,6 +289,7 @@ def reflection_steps(rows: list[dict[str, Any]], palette: Palette) -> Figure:
         boxes + points,
         y="reflection steps per trace",
         showlegend=False,
+        xaxis=CATEGORY,
         yaxis=count_axis(top),
     )
 
@@ -344,7 +349,7 @@ def first_candidate_position(rows: list[dict[str, Any]], palette: Palette) -> Fi
         x="position of the first candidate answer in the thinking",
         y="% of the model's traces",
         barmode="group",
-        xaxis={"categoryorder": "array", "categoryarray": categories},
+        xaxis={**CATEGORY, "categoryorder": "array", "categoryarray": categories},
         yaxis=FROM_ZERO,
     )
 
@@ -373,7 +378,9 @@ def reflection_kinds(rows: list[dict[str, Any]], palette: Palette) -> Figure:
                 "<extra>%{fullData.name}</extra>",
             )
         )
-    return laid_out(data, y="reflections per trace", barmode="stack", yaxis=FROM_ZERO)
+    return laid_out(
+        data, y="reflections per trace", barmode="stack", xaxis=CATEGORY, yaxis=FROM_ZERO
+    )
 
 
 def transitions(rows: list[dict[str, Any]], palette: Palette) -> Figure:
@@ -405,7 +412,9 @@ def transitions(rows: list[dict[str, Any]], palette: Palette) -> Figure:
                 hovertemplate="%{y:.1f} %% (%{customdata})<extra>%{fullData.name}</extra>",
             )
         )
-    return laid_out(data, y="% of graded transitions", barmode="stack", yaxis=FROM_ZERO)
+    return laid_out(
+        data, y="% of graded transitions", barmode="stack", xaxis=CATEGORY, yaxis=FROM_ZERO
+    )
 
 
 def accuracy_by_reflections(rows: list[dict[str, Any]], palette: Palette) -> Figure:
@@ -431,6 +440,10 @@ def accuracy_by_reflections(rows: list[dict[str, Any]], palette: Palette) -> Fig
         data,
         x="reflection steps in the trace",
         y="accuracy (%)",
-        xaxis={"categoryorder": "array", "categoryarray": [b[0] for b in REFLECTION_BINS]},
+        xaxis={
+            **CATEGORY,
+            "categoryorder": "array",
+            "categoryarray": [b[0] for b in REFLECTION_BINS],
+        },
         yaxis={"range": [0, 105]},
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reflectlab.dashboards.figures import count_axis, laid_out, plot_trace
+from reflectlab.dashboards.figures import CATEGORY, count_axis, laid_out, plot_trace
 
 PROCESSBENCH_BARS = [
     ("error_accuracy", "accuracy on erroneous samples", "#c0392b"),
@@ -38,6 +38,7 @@ def processbench_figure(scores: list[dict[str, Any]]) -> dict[str, Any]:
         bars,
         y="%",
         barmode="group",
+        xaxis=CATEGORY,
         yaxis={"range": [0, 110]},
         legend={"orientation": "h", "y": -0.2},
     )
@@ -47,4 +48,4 @@ def outcomes_figure(outcomes: dict[str, int]) -> dict[str, Any]:
     labels = [k for k in ("accepted", "changed", "ignored", "hidden") if outcomes.get(k)]
     bar = plot_trace("bar", x=labels, y=[outcomes[k] for k in labels], marker={"color": "#34495e"})
     top = max((outcomes[k] for k in labels), default=0)
-    return laid_out([bar], y="suggestions", height=300, yaxis=count_axis(top))
+    return laid_out([bar], y="suggestions", height=300, xaxis=CATEGORY, yaxis=count_axis(top))

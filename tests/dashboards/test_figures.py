@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from reflectlab.dashboards import charts, effort_figures, figures
@@ -127,9 +129,34 @@ def test_judge_outcome_counts_get_whole_ticks():
     assert_integer_axis(figure["layout"]["yaxis"], 2)
 
 
-def value_axis(figure: dict) -> dict:
+def test_accuracy_bins_are_categories_not_numbers():
+    # "0", "1", "2" alone made plotly.js draw a linear axis (ticks 0.5, 1.5) and
+    # drop the "3-4" … "17+" bins from the line.
+    rows = [
+        {"model": "org/qwq", "reflection_steps": b, "graded": 4, "correct": 2, "accuracy": 0.5}
+        for b in ("0", "1", "2", "3-4", "17+")
+    ]
+    axis = figures.accuracy_by_reflections(rows, PALETTE)["layout"]["xaxis"]
+    assert axis["type"] == "category"
+    assert axis["categoryarray"] == ["0", "1", "2", "3-4", "5-8", "9-16", "17+"]
+
+
+def axes(figure: dict) -> tuple[str, str]:
+    """(value axis, category axis) of a figure."""
     horizontal = any(t.get("orientation") == "h" for t in figure["data"])
-    return figure["layout"]["xaxis" if horizontal else "yaxis"]
+    return ("xaxis", "yaxis") if horizontal else ("yaxis", "xaxis")
+
+
+def is_time(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return "T" in value
+
+
+def value_axis(figure: dict) -> dict:
+    return figure["layout"][axes(figure)[0]]
 
 
 def test_every_dashboard_chart_has_a_value_axis_from_zero(known):
@@ -141,3 +168,8 @@ def test_every_dashboard_chart_has_a_value_axis_from_zero(known):
         assert figure["data"], chart.key
         axis = value_axis(figure)
         assert axis.get("rangemode") == "tozero" or axis["range"][0] <= 0, chart.key
+        # Labels (models, bins, people) never left to plotly.js's type guess.
+        name = axes(figure)[1]
+        labels = [v for t in figure["data"] for v in t.get(name[0], [])]
+        if any(isinstance(v, str) and not is_time(v) for v in labels):
+            assert figure["layout"][name].get("type") == "category", chart.key
