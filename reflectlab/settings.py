@@ -207,9 +207,11 @@ REFLECTLAB_TOKEN_TTL_DAYS = env_int("REFLECTLAB_TOKEN_TTL_DAYS", 30)
 # A member invite's set-password link works once, for this long (projects/tokens.py).
 REFLECTLAB_INVITE_TTL_SECONDS = env_int("REFLECTLAB_INVITE_TTL_SECONDS", 3 * 24 * 3600)
 # Invite links are emailed through Django's default mailer (Django 6.1 MAILERS):
-# the console by default (the mail is printed in the web process's log), SMTP
-# with EMAIL_BACKEND=smtp and the EMAIL_* variables, or any backend's dotted path.
-_email_backend = env_str("EMAIL_BACKEND", "console")
+# in debug the console (the mail is printed in the web process's log), else SMTP
+# with the EMAIL_* variables (check --deploy refuses the console); EMAIL_BACKEND
+# picks one, or names any backend's dotted path. A failed send only warns: the
+# manager still has the link on the page.
+_email_backend = env_str("EMAIL_BACKEND", "console" if DEBUG else "smtp")
 _mailer: dict = {
     "BACKEND": {
         name: f"django.core.mail.backends.{name}.EmailBackend"
