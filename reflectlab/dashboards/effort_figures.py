@@ -116,7 +116,7 @@ def hint_success(rows: list[dict[str, Any]], palette: Palette) -> Figure:
     )
     return laid_out(
         data,
-        y="wrong parents whose branch became right (%)",
+        y="wrong parents fixed (%)",
         xaxis=CATEGORY,
         yaxis={"range": [0, 110]},
         showlegend=False,
