@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection, connections
 from django.urls import reverse
 
 from reflectlab.projects import services
@@ -255,3 +258,47 @@ def test_the_password_validators_apply(client, project, user, settings):
     )
     assert mismatch.context["form"].errors
     assert accept(client, link(invitation)).status_code == 302
+
+
+def test_two_submissions_of_one_link_at_once_set_one_password(transactional_db):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite's IMMEDIATE transactions serialise the writers")
+    manager = UserFactory()
+    project = ProjectFactory()
+    MembershipFactory(project=project, user=manager, role="manager")
+    invitation = invite(project, manager)
+    # Hold each submission between its token check and its write until the other
+    # has checked too: without the row locks both pass and both set a password.
+    barrier = threading.Barrier(2, timeout=3)
+    real = services.invite_tokens
+
+    class CheckThenWait:
+        def check_token(self, *args):
+            ok = real.check_token(*args)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+            return ok
+
+    outcomes: list[str] = []
+
+    def work(password):
+        try:
+            services.invite_accept(
+                invite_id=invitation.invite.pk, token=invitation.token, password=password
+            )
+            outcomes.append(password)
+        except ValidationError:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "invite_tokens", CheckThenWait())
+        threads = [threading.Thread(target=work, args=(p,)) for p in ("first-pw", "second-pw")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert outcomes.count("refused") == 1
+    (winner,) = [o for o in outcomes if o != "refused"]
+    assert User.objects.get(username="newbie").check_password(winner)
