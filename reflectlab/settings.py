@@ -204,11 +204,37 @@ REFLECTLAB_LOGIN_WINDOW_SECONDS = env_int("REFLECTLAB_LOGIN_WINDOW_SECONDS", 900
 REFLECTLAB_TRUSTED_PROXY_HOPS = env_int("REFLECTLAB_TRUSTED_PROXY_HOPS", 0)
 # API tokens expire this many days after they were issued.
 REFLECTLAB_TOKEN_TTL_DAYS = env_int("REFLECTLAB_TOKEN_TTL_DAYS", 30)
+# A member invite's set-password link works once, for this long (projects/tokens.py).
+REFLECTLAB_INVITE_TTL_SECONDS = env_int("REFLECTLAB_INVITE_TTL_SECONDS", 3 * 24 * 3600)
+# Invite links are emailed through Django's default mailer (Django 6.1 MAILERS):
+# in debug the console (the mail is printed in the web process's log), else SMTP
+# with the EMAIL_* variables (check --deploy refuses the console); EMAIL_BACKEND
+# picks one, or names any backend's dotted path. A failed send only warns: the
+# manager still has the link on the page.
+_email_backend = env_str("EMAIL_BACKEND", "console" if DEBUG else "smtp")
+_mailer: dict = {
+    "BACKEND": {
+        name: f"django.core.mail.backends.{name}.EmailBackend"
+        for name in ("console", "smtp", "locmem")
+    }.get(_email_backend, _email_backend)
+}
+if _email_backend == "smtp":
+    _mailer["OPTIONS"] = {
+        "host": env_str("EMAIL_HOST", "localhost"),
+        "port": env_int("EMAIL_PORT", 25),
+        "username": env_str("EMAIL_HOST_USER"),
+        "password": env_str("EMAIL_HOST_PASSWORD"),
+        "use_tls": env_bool("EMAIL_USE_TLS", False),
+        "timeout": env_int("EMAIL_TIMEOUT", 10),
+    }
+MAILERS = {"default": _mailer}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "reflectlab@localhost")
 for _name in (
     "REFLECTLAB_LOGIN_MAX_FAILURES",
     "REFLECTLAB_LOGIN_MAX_FAILURES_PER_IP",
     "REFLECTLAB_LOGIN_WINDOW_SECONDS",
     "REFLECTLAB_TOKEN_TTL_DAYS",
+    "REFLECTLAB_INVITE_TTL_SECONDS",
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1.")

@@ -5,15 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from reflectlab.dashboards.figures import (
+    CATEGORY,
     STATE_COLOURS,
     Figure,
     Palette,
+    count_axis,
     empty_figure,
     group_by,
     laid_out,
     plot_trace,
 )
 from reflectlab.dashboards.selectors import CALM_HINT_SHARE
+
+
+def _stacked(rows: list[dict[str, Any]], key: str, value: str) -> dict[Any, int]:
+    """The height of each stacked bar: ``value`` summed per ``key``."""
+    totals: dict[Any, int] = {}
+    for row in rows:
+        totals[row[key]] = totals.get(row[key], 0) + row[value]
+    return totals
+
 
 # --- runs and annotation -------------------------------------------------------------------
 
@@ -34,7 +45,7 @@ def run_throughput(rows: list[dict[str, Any]], palette: Palette) -> Figure:
                 line={"color": palette.colour(model), "shape": "hv"},
             )
         )
-    return laid_out(data, y=f"traces per {unit}")
+    return laid_out(data, y=f"traces per {unit}", yaxis=count_axis(max(r["traces"] for r in rows)))
 
 
 def annotation_progress(rows: list[dict[str, Any]], palette: Palette) -> Figure:
@@ -59,7 +70,8 @@ def annotation_progress(rows: list[dict[str, Any]], palette: Palette) -> Figure:
         x="annotations",
         barmode="stack",
         height=max(220, 120 + 28 * len(annotators)),
-        yaxis={"autorange": "reversed"},
+        xaxis=count_axis(max(_stacked(rows, "annotator", "annotations").values())),
+        yaxis={**CATEGORY, "autorange": "reversed"},
     )
 
 
@@ -79,7 +91,12 @@ def annotation_throughput(rows: list[dict[str, Any]], palette: Palette) -> Figur
                 marker_color=people.colour(annotator),
             )
         )
-    return laid_out(data, y=f"annotations submitted per {unit}", barmode="stack")
+    return laid_out(
+        data,
+        y=f"annotations submitted per {unit}",
+        barmode="stack",
+        yaxis=count_axis(max(_stacked(rows, "time", "submitted").values())),
+    )
 
 
 def hint_success(rows: list[dict[str, Any]], palette: Palette) -> Figure:
@@ -99,7 +116,8 @@ def hint_success(rows: list[dict[str, Any]], palette: Palette) -> Figure:
     )
     return laid_out(
         data,
-        y="wrong parents whose branch became right (%)",
+        y="wrong parents fixed (%)",
+        xaxis=CATEGORY,
         yaxis={"range": [0, 110]},
         showlegend=False,
     )
@@ -154,6 +172,7 @@ def hint_size(rows: list[dict[str, Any]], palette: Palette) -> Figure:
         y="branches",
         showlegend=False,
         xaxis={"ticksuffix": " %", "rangemode": "tozero"},
+        yaxis=count_axis(max(r["branches"] for r in rows)),
     )
 
 
@@ -182,4 +201,6 @@ def agreement(rows: list[dict[str, Any]], palette: Palette) -> Figure:
                 "<extra>%{fullData.name}</extra>",
             )
         )
-    return laid_out(data, y="agreement", barmode="group", yaxis={"range": [-0.2, 1.05]})
+    return laid_out(
+        data, y="agreement", barmode="group", xaxis=CATEGORY, yaxis={"range": [-0.2, 1.05]}
+    )

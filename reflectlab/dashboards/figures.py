@@ -116,6 +116,40 @@ def laid_out(
     return _figure(data, layout)
 
 
+def integer_step(top: float, *, ticks: int = 8) -> int:
+    """A whole-number tick step (1, 2, 5, 10, 20, 50 …) giving at most ``ticks`` ticks up to ``top``."""
+    magnitude = 1
+    while True:
+        for step in (magnitude, 2 * magnitude, 5 * magnitude):
+            if top <= step * ticks:
+                return step
+        magnitude *= 10
+
+
+def count_axis(top: float, **extra: Any) -> dict[str, Any]:
+    """An axis of whole numbers (counts, step numbers): from zero, with integer ticks only.
+
+    plotly.js autoranges line, marker and box traces to their data (a throughput
+    of 23-40 traces drew an axis starting at 23) and picks 0.5 steps on short
+    ranges (half a trace, half a reflection step); both are wrong for counts.
+    """
+    return {
+        "rangemode": "tozero",
+        "tick0": 0,
+        "dtick": integer_step(top),
+        "tickformat": "d",
+        **extra,
+    }
+
+
+# A value axis of shares or means: from zero, so bar heights and gaps compare honestly.
+FROM_ZERO: dict[str, Any] = {"rangemode": "tozero"}
+# A categorical axis (models, bins, people). plotly.js guesses the type from the
+# values, so bin labels "0", "1", "2" made a linear axis with 0.5 ticks that
+# dropped the "3-4", "5-8" … bins; a model or user named "1.5" would do the same.
+CATEGORY: dict[str, Any] = {"type": "category"}
+
+
 def empty_figure(message: str = "No data for these filters.") -> Figure:
     figure = laid_out([], height=220, xaxis={"visible": False}, yaxis={"visible": False})
     figure["layout"]["annotations"] = [
@@ -191,26 +225,73 @@ def box_stats(histogram: list[tuple[int, int]]) -> dict[str, float]:
     }
 
 
+def box_outliers(
+    histogram: list[tuple[int, int]], stats: dict[str, float]
+) -> list[tuple[int, int]]:
+    """The histogram's (value, traces) beyond the whiskers, which a box drawn from
+    precomputed statistics cannot show (plotly.js draws points only from samples)."""
+    return sorted(
+        (v, c) for v, c in histogram if c and not stats["lowerfence"] <= v <= stats["upperfence"]
+    )
+
+
 def reflection_steps(rows: list[dict[str, Any]], palette: Palette) -> Figure:
-    """Boxes per model from the exact histogram (the database never ships one row per trace)."""
+    """Boxes per model from the exact histogram (the database never ships one row per trace).
+
+    Outliers travel as one point per distinct value, not per trace: its hover
+    says how many traces sit there, and its size grows with them.
+    """
     if not rows:
         return empty_figure()
-    data: list[dict[str, Any]] = []
+    boxes: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
+    top = 0
     for model, group in group_by(rows, "model").items():
-        stats = box_stats([(r["reflection_steps"], r["traces"]) for r in group])
-        label = palette.label(model)
-        data.append(
+        histogram = sorted((r["reflection_steps"], r["traces"]) for r in group if r["traces"])
+        if not histogram:
+            continue
+        stats = box_stats(histogram)
+        label, colour = palette.label(model), palette.colour(model)
+        top = max(top, histogram[-1][0])
+        boxes.append(
             plot_trace(
                 "box",
                 name=label,
                 x=[label],
                 **{k: [v] for k, v in stats.items()},
-                marker_color=palette.colour(model),
+                marker_color=colour,
                 boxmean=True,
+                legendgroup=label,
                 hovertemplate=None,
             )
         )
-    return laid_out(data, y="reflection steps per trace", showlegend=False)
+        outliers = box_outliers(histogram, stats)
+        if outliers:
+            points.append(
+                plot_trace(
+                    "scatter",
+                    name=label,
+                    x=[label] * len(outliers),
+                    y=[v for v, _ in outliers],
+                    customdata=[c for _, c in outliers],
+                    mode="markers",
+                    marker={
+                        "color": colour,
+                        "symbol": "circle-open",
+                        "size": [min(16, 6 + 2 * math.sqrt(c)) for _, c in outliers],
+                    },
+                    legendgroup=label,
+                    hovertemplate="outlier: %{y} reflection steps in %{customdata} trace(s)"
+                    "<extra>%{fullData.name}</extra>",
+                )
+            )
+    return laid_out(
+        boxes + points,
+        y="reflection steps per trace",
+        showlegend=False,
+        xaxis=CATEGORY,
+        yaxis=count_axis(top),
+    )
 
 
 def reflection_share(rows: list[dict[str, Any]], palette: Palette) -> Figure:
@@ -237,6 +318,7 @@ def reflection_share(rows: list[dict[str, Any]], palette: Palette) -> Figure:
         x="reflection share of the thinking (%)",
         y="% of the model's traces",
         xaxis={"range": [0, 100], "ticksuffix": " %"},
+        yaxis=FROM_ZERO,
     )
 
 
@@ -267,7 +349,8 @@ def first_candidate_position(rows: list[dict[str, Any]], palette: Palette) -> Fi
         x="position of the first candidate answer in the thinking",
         y="% of the model's traces",
         barmode="group",
-        xaxis={"categoryorder": "array", "categoryarray": categories},
+        xaxis={**CATEGORY, "categoryorder": "array", "categoryarray": categories},
+        yaxis=FROM_ZERO,
     )
 
 
@@ -295,7 +378,9 @@ def reflection_kinds(rows: list[dict[str, Any]], palette: Palette) -> Figure:
                 "<extra>%{fullData.name}</extra>",
             )
         )
-    return laid_out(data, y="reflections per trace", barmode="stack")
+    return laid_out(
+        data, y="reflections per trace", barmode="stack", xaxis=CATEGORY, yaxis=FROM_ZERO
+    )
 
 
 def transitions(rows: list[dict[str, Any]], palette: Palette) -> Figure:
@@ -327,7 +412,9 @@ def transitions(rows: list[dict[str, Any]], palette: Palette) -> Figure:
                 hovertemplate="%{y:.1f} %% (%{customdata})<extra>%{fullData.name}</extra>",
             )
         )
-    return laid_out(data, y="% of graded transitions", barmode="stack")
+    return laid_out(
+        data, y="% of graded transitions", barmode="stack", xaxis=CATEGORY, yaxis=FROM_ZERO
+    )
 
 
 def accuracy_by_reflections(rows: list[dict[str, Any]], palette: Palette) -> Figure:
@@ -353,6 +440,10 @@ def accuracy_by_reflections(rows: list[dict[str, Any]], palette: Palette) -> Fig
         data,
         x="reflection steps in the trace",
         y="accuracy (%)",
-        xaxis={"categoryorder": "array", "categoryarray": [b[0] for b in REFLECTION_BINS]},
+        xaxis={
+            **CATEGORY,
+            "categoryorder": "array",
+            "categoryarray": [b[0] for b in REFLECTION_BINS],
+        },
         yaxis={"range": [0, 105]},
     )

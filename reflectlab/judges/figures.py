@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reflectlab.dashboards.figures import laid_out, plot_trace
+from reflectlab.dashboards.figures import CATEGORY, count_axis, laid_out, plot_trace
 
 PROCESSBENCH_BARS = [
     ("error_accuracy", "accuracy on erroneous samples", "#c0392b"),
@@ -38,6 +38,7 @@ def processbench_figure(scores: list[dict[str, Any]]) -> dict[str, Any]:
         bars,
         y="%",
         barmode="group",
+        xaxis=CATEGORY,
         yaxis={"range": [0, 110]},
         legend={"orientation": "h", "y": -0.2},
     )
@@ -46,4 +47,5 @@ def processbench_figure(scores: list[dict[str, Any]]) -> dict[str, Any]:
 def outcomes_figure(outcomes: dict[str, int]) -> dict[str, Any]:
     labels = [k for k in ("accepted", "changed", "ignored", "hidden") if outcomes.get(k)]
     bar = plot_trace("bar", x=labels, y=[outcomes[k] for k in labels], marker={"color": "#34495e"})
-    return laid_out([bar], y="suggestions", height=300)
+    top = max((outcomes[k] for k in labels), default=0)
+    return laid_out([bar], y="suggestions", height=300, xaxis=CATEGORY, yaxis=count_axis(top))

@@ -39,5 +39,12 @@ class ProjectSettingsForm(forms.ModelForm):
 
 
 class MemberForm(forms.Form):
-    username = forms.CharField(max_length=150)
+    username = forms.CharField(
+        max_length=150,
+        help_text="An existing user is added at once. A new username is created, and you get "
+        "a one-time link for them to choose a password.",
+    )
+    email = forms.EmailField(
+        required=False, help_text="Optional, for a new user: the link is emailed there too."
+    )
     role = forms.ChoiceField(choices=Role.choices)

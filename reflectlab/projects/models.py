@@ -70,3 +70,32 @@ class Membership(models.Model):
 
     def allows(self, role: str) -> bool:
         return Role.rank(self.role) >= Role.rank(role)
+
+
+class Invite(models.Model):
+    """A manager's invitation of a new user to a project, redeemed by a one-time link.
+
+    The link's token (``projects.tokens``) hashes this row's ``issued_at`` and the
+    user's password hash, so it dies once the password is set, when the manager
+    invites again (a new ``issued_at``), or after ``REFLECTLAB_INVITE_TTL_SECONDS``.
+    Nothing secret is stored: the token is shown once and sent, never kept.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invites")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invites"
+    )
+    email = models.EmailField(blank=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    issued_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="invite_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"invite of {self.user} to {self.project}"

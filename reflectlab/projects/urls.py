@@ -13,4 +13,6 @@ urlpatterns = [
         views.member_remove,
         name="member-remove",
     ),
+    # Public: the token is the credential (projects/tokens.py).
+    path("invites/<int:invite_id>/<str:token>/", views.invite_accept, name="invite-accept"),
 ]
