@@ -8,6 +8,9 @@ from reflectlab.traces import views
 app_name = "traces"
 urlpatterns = [
     path("projects/<int:project_id>/traces/", views.trace_list, name="list"),
+    path("projects/<int:project_id>/traces/bulk/pin", views.bulk_pin, name="bulk-pin"),
+    path("projects/<int:project_id>/traces/bulk/queue", views.bulk_queue, name="bulk-queue"),
+    path("projects/<int:project_id>/traces/bulk/export", views.bulk_export, name="bulk-export"),
     path("traces/<int:trace_id>/", workspace.trace_detail, name="detail"),
     path(
         "traces/<int:trace_id>/branches/<int:branch_id>/",
