@@ -5,9 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from reflectlab.api.auth import TokenApi
+from reflectlab.bulk.apis import TraceBulkApi
 from reflectlab.projects.apis import MemberApi, ProjectViewSet
 from reflectlab.prompts.apis import ImportApi, ImportJobApi, PromptListApi, TraceImportApi
-from reflectlab.traces.apis import TraceBulkApi, TraceDetailApi, TraceListApi
+from reflectlab.traces.apis import TraceDetailApi, TraceListApi
 
 router = SimpleRouter()
 router.register("projects", ProjectViewSet, basename="project")

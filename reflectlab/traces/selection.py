@@ -17,10 +17,20 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 
 from reflectlab.core.ids import bounded_id
-from reflectlab.projects.models import Project
+from reflectlab.projects.models import Project, Role
 from reflectlab.traces.filters import TraceFilterSet
 from reflectlab.traces.models import Trace
 
+# Who may act on a selection (reflectlab.bulk), as the single-trace doors:
+# review:pin and review:policy are managers'; exports:create is reviewers'
+# and up (exports.views.CREATE_ROLE). Here, so the list shows only what the
+# member may do without importing the apps built on traces.
+ACTION_ROLES = {
+    "pin": Role.MANAGER,
+    "unpin": Role.MANAGER,
+    "queue": Role.MANAGER,
+    "export": Role.REVIEWER,
+}
 # Chosen one by one (a page is 50): a bigger set goes by filter.
 MAX_IDS = 1000
 # List parameters that are not filters (the page and its order).

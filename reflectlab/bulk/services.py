@@ -13,14 +13,11 @@ from typing import Any
 
 from reflectlab.exports import services as export_services
 from reflectlab.exports.models import Export
-from reflectlab.projects.models import Role
 from reflectlab.review import queue as queue_services
-from reflectlab.traces.selection import TraceSelection
+from reflectlab.traces.selection import ACTION_ROLES, TraceSelection
 
-ACTIONS = ("pin", "unpin", "queue", "export")
-# As the single-trace doors: review:pin and review:policy are managers';
-# exports:create is reviewers' and up (exports.views.CREATE_ROLE).
-ROLES = {"pin": Role.MANAGER, "unpin": Role.MANAGER, "queue": Role.MANAGER, "export": Role.REVIEWER}
+ACTIONS = tuple(ACTION_ROLES)
+ROLES = ACTION_ROLES
 
 
 @dataclass(frozen=True)

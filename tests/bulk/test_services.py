@@ -7,12 +7,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from reflectlab.bulk.services import ROLES, traces_bulk
 from reflectlab.exports import services
 from reflectlab.exports import views as export_views
 from reflectlab.review import queue
 from reflectlab.review.models import QueueItem
 from reflectlab.review.policy import project_policy
-from reflectlab.traces.bulk import ROLES, traces_bulk
 from reflectlab.traces.models import Trace
 from reflectlab.traces.selection import (
     MAX_IDS,

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -259,9 +259,7 @@ def bulk_url(project) -> str:
 def test_api_bulk_pins_by_ids_and_queues_by_filter(api, project):
     traces = make(project, 3, model_name="m/a")
     make(project, 2, model_name="m/b")
-    response = api.post(
-        bulk_url(project), {"action": "pin", "ids": [traces[0].pk]}, format="json"
-    )
+    response = api.post(bulk_url(project), {"action": "pin", "ids": [traces[0].pk]}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["message"] == "Pinned 1 trace." and response.json()["export"] is None
     assert pinned(project) == {traces[0].pk}
