@@ -22,7 +22,7 @@
     page.disabled = all;
     const count = document.getElementById("selection-count");
     if (all) {
-      count.textContent = matching.parentElement.textContent.trim().replace(/\s+/g, " ") + " selected";
+      count.textContent = `all ${matching.dataset.count} selected`;
     } else {
       count.textContent = ticked ? `${ticked} selected` : "none selected";
     }
