@@ -28,7 +28,7 @@ from reflectlab.exports.openai_format import OPENAI_CONFIGS, OPENAI_KINDS
 from reflectlab.exports.schemas import BRANCH_FILTERS, HINT_MODES, REASONING_STYLES
 from reflectlab.exports.splits import parse_splits
 from reflectlab.projects.models import Project
-from reflectlab.traces.selection import clean_filters, clean_ids
+from reflectlab.traces.selection import clean_filters, clean_ids, selection_parse
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +160,11 @@ def export_create(
 ) -> Export:
     """Record an export and queue it for a worker (``enqueue=False``: the caller runs it)."""
     filters, options = export_normalize(kind=kind, format=format, filters=filters, options=options)
+    if "trace_ids" in filters:  # another project's ids are refused, not silently empty
+        try:
+            selection_parse(project=project, ids=filters["trace_ids"])
+        except ValidationError as exc:
+            raise ValueError(" ".join(exc.messages)) from None
     export = Export.objects.create(
         project=project,
         kind=kind,

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from reflectlab.bulk.services import ROLES, traces_bulk
 from reflectlab.exports import services
 from reflectlab.exports import views as export_views
+from reflectlab.exports.models import Export
 from reflectlab.review import queue
 from reflectlab.review.models import QueueItem
 from reflectlab.review.policy import project_policy
@@ -272,3 +273,17 @@ def test_selection_descriptions(project):
         == "all 2 traces matching model=m/x"
     )
     assert TraceSelection(project=project, filters={}).describe() == "all 2 traces of the project"
+
+
+def test_an_export_naming_another_projects_traces_is_refused(project, user):
+    (mine,) = roots(project, 1)
+    theirs = TraceFactory(project=ProjectFactory())
+    with pytest.raises(ValueError, match=str(theirs.pk)):
+        services.export_create(
+            project=project,
+            user=user,
+            kind="canonical",
+            format="jsonl",
+            filters={"trace_ids": [mine.pk, theirs.pk]},
+        )
+    assert not Export.objects.exists()
