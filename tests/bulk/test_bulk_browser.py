@@ -101,3 +101,4 @@ def test_select_rows_pin_queue_and_export_the_selection(browser, live_server, se
     assert {row["trace"]["id"] for row in jsonl_rows(export.path)} == {t.pk for t in chosen}
     page.reload()
     assert "Succeeded" in page.locator("main").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "export-of-selection.png"), full_page=True)
