@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "reflectlab.annotations",
     "reflectlab.review",
     "reflectlab.exports",
+    "reflectlab.bulk",
     "reflectlab.dashboards",
     "reflectlab.judges",
 ]

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from reflectlab.api.auth import TokenApi
+from reflectlab.bulk.apis import TraceBulkApi
 from reflectlab.projects.apis import MemberApi, ProjectViewSet
 from reflectlab.prompts.apis import ImportApi, ImportJobApi, PromptListApi, TraceImportApi
 from reflectlab.traces.apis import TraceDetailApi, TraceListApi
@@ -28,6 +29,7 @@ urlpatterns = [
         TraceImportApi.as_view(),
         name="api-traces-import",
     ),
+    path("projects/<int:project_id>/traces/bulk", TraceBulkApi.as_view(), name="api-traces-bulk"),
     path(
         "projects/<int:project_id>/imports/<int:job_id>", ImportJobApi.as_view(), name="api-import"
     ),

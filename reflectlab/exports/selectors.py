@@ -22,6 +22,7 @@ from reflectlab.exports.models import Export
 from reflectlab.projects.models import Project
 from reflectlab.review.models import GoldItem, Review
 from reflectlab.traces.models import Trace
+from reflectlab.traces.selection import filtered
 
 CHUNK_SIZE = 5000
 
@@ -48,6 +49,11 @@ def annotations_for(*, project: Project, filters: dict[str, Any]) -> QuerySet[An
     if filters.get("exclude_gold", True):
         gold = GoldItem.objects.filter(project=project).values("trace_id")
         qs = qs.exclude(trace_id__in=gold)
+    if "trace_ids" in filters:
+        qs = qs.filter(trace_id__in=filters["trace_ids"])
+    if "traces" in filters:  # a trace-list filter: a subquery, never a list of ids
+        chosen = filtered(Trace.objects.filter(project=project), filters["traces"])
+        qs = qs.filter(trace_id__in=chosen.order_by().values("pk"))
     return qs.order_by("id")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,6 +28,7 @@ from reflectlab.exports.openai_format import OPENAI_CONFIGS, OPENAI_KINDS
 from reflectlab.exports.schemas import BRANCH_FILTERS, HINT_MODES, REASONING_STYLES
 from reflectlab.exports.splits import parse_splits
 from reflectlab.projects.models import Project
+from reflectlab.traces.selection import clean_filters, clean_ids, selection_parse
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,19 @@ USER_TURN_MESSAGES = (
     "prompt, loss on the corrected continuation only) or the inline/stripped hint modes."
 )
 
-FILTER_KEYS = ("accepted_only", "model", "run", "annotator", "date_from", "date_to", "exclude_gold")
+FILTER_KEYS = (
+    "accepted_only",
+    "model",
+    "run",
+    "annotator",
+    "date_from",
+    "date_to",
+    "exclude_gold",
+    # A selection from the trace list (``traces.selection``): chosen ids, or
+    # every trace a trace-list filter matches (evaluated when the export runs).
+    "trace_ids",
+    "traces",
+)
 
 
 # --- validation ---------------------------------------------------------------
@@ -72,6 +86,15 @@ def export_normalize(
     for key in ("date_from", "date_to"):
         if key in filters:
             out_filters[key] = dt.date.fromisoformat(str(filters[key])).isoformat()
+    try:
+        if "trace_ids" in filters:
+            out_filters["trace_ids"] = clean_ids(filters["trace_ids"])
+            if not out_filters["trace_ids"]:
+                raise ValueError("trace_ids lists no trace.")
+        if "traces" in filters:
+            out_filters["traces"] = clean_filters(filters["traces"])
+    except ValidationError as exc:
+        raise ValueError(" ".join(exc.messages)) from None
 
     options = dict(options or {})
     out: dict[str, Any] = {
@@ -137,6 +160,11 @@ def export_create(
 ) -> Export:
     """Record an export and queue it for a worker (``enqueue=False``: the caller runs it)."""
     filters, options = export_normalize(kind=kind, format=format, filters=filters, options=options)
+    if "trace_ids" in filters:  # another project's ids are refused, not silently empty
+        try:
+            selection_parse(project=project, ids=filters["trace_ids"])
+        except ValidationError as exc:
+            raise ValueError(" ".join(exc.messages)) from None
     export = Export.objects.create(
         project=project,
         kind=kind,

@@ -40,7 +40,12 @@ class QueueItem(models.Model):
     # 0 for pinned items so that an ascending sort puts them first.
     pin_order = models.PositiveSmallIntegerField(default=1)
     rank = models.BigIntegerField(default=0, help_text="Policy order; lower comes first.")
-    in_queue = models.BooleanField(default=True, help_text="Passes the policy filters.")
+    in_queue = models.BooleanField(
+        default=True, help_text="Served to annotators: passes the policy filters, or was added."
+    )
+    # A manager added it by hand (the trace list's bulk "add to queue"): it stays
+    # in the queue whatever the policy's filters say, while it is a ready root.
+    added = models.BooleanField(default=False)
     is_gold = models.BooleanField(default=False)
     # A hint for fast picking: the number of claims holding a slot. The claim
     # itself is guarded by the unique indexes on Claim.

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -40,14 +41,22 @@ TRACE_POLICY_FIELDS = (
 )
 
 
-def _item_for(trace: Trace, policy: QueuePolicy, gold_ids: set[int]) -> QueueItem:
+def _item_for(
+    trace: Trace, policy: QueuePolicy, gold_ids: set[int], *, added: bool = False
+) -> QueueItem:
     return QueueItem(
         project_id=trace.project_id,
         trace_id=trace.pk,
         rank=policy.rank(trace),
-        in_queue=policy.admits(trace),
+        in_queue=policy.admits(trace) or (added and _queueable(trace)),
         is_gold=trace.pk in gold_ids,
+        added=added,
     )
+
+
+def _queueable(trace: Trace) -> bool:
+    """What a manager may add by hand: a ready root trace (never a branch)."""
+    return trace.parent_id is None and trace.state == Trace.State.READY
 
 
 def queue_sync(*, project: Project, full: bool = False) -> int:
@@ -72,18 +81,18 @@ def queue_sync(*, project: Project, full: bool = False) -> int:
     gold_ids = set(GoldItem.objects.filter(project=project).values_list("trace_id", flat=True))
     if full:
         existing = {
-            trace_id: (pk, rank, in_queue, is_gold)
-            for pk, trace_id, rank, in_queue, is_gold in QueueItem.objects.filter(
+            trace_id: (pk, added, rank, in_queue, is_gold)
+            for pk, trace_id, added, rank, in_queue, is_gold in QueueItem.objects.filter(
                 project=project
-            ).values_list("id", "trace_id", "rank", "in_queue", "is_gold")
+            ).values_list("id", "trace_id", "added", "rank", "in_queue", "is_gold")
         }
         new, changed = [], []
         for trace in roots.iterator(chunk_size=2000):
-            item = _item_for(trace, policy, gold_ids)
             if trace.pk not in existing:
-                new.append(item)
+                new.append(_item_for(trace, policy, gold_ids))
                 continue
-            pk, *values = existing[trace.pk]
+            pk, added, *values = existing[trace.pk]
+            item = _item_for(trace, policy, gold_ids, added=added)
             if values != [item.rank, item.in_queue, item.is_gold]:
                 item.pk = pk
                 changed.append(item)
@@ -186,6 +195,104 @@ def queue_pin(*, project: Project, trace_id: int, pinned: bool = True) -> QueueI
     )
     item.refresh_from_db()
     return item
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk queue action did: ``changed`` traces, ``unchanged`` ones already
+    so, and ``skipped`` ones (reason → count) it does not apply to."""
+
+    verb: str
+    changed: int
+    unchanged: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        text = f"{self.verb} {self.changed} trace{'' if self.changed == 1 else 's'}"
+        if self.unchanged:
+            text += f", {self.unchanged} already {self.verb.lower()}"
+        parts = [text, *(f"{n} skipped: {why}" for why, n in self.skipped.items() if n)]
+        return "; ".join([*parts, *self.notes]) + "."
+
+
+BRANCHES_SKIPPED = "branches (branches never enter the queue; act on the original trace)"
+NOT_READY_SKIPPED = "not ready (still pending analysis, or failed)"
+
+
+def _items_ensure(project: Project, roots: QuerySet[Trace]) -> None:
+    """Give every root trace in ``roots`` its queue item (normally ``queue_sync`` did).
+
+    Streams in chunks, so a selection of any size is never held in memory.
+    """
+    policy = project_policy(project)
+    missing = roots.exclude(Exists(QueueItem.objects.filter(trace_id=OuterRef("pk"))))
+    missing = policy.annotate(
+        missing.order_by("id").only(*TRACE_POLICY_FIELDS), project_id=project.pk
+    )
+    gold_ids = set(GoldItem.objects.filter(project=project).values_list("trace_id", flat=True))
+    batch: list[QueueItem] = []
+    for trace in missing.iterator(chunk_size=2000):
+        batch.append(_item_for(trace, policy, gold_ids))
+        if len(batch) >= 1000:
+            QueueItem.objects.bulk_create(batch, ignore_conflicts=True)
+            batch = []
+    QueueItem.objects.bulk_create(batch, ignore_conflicts=True)
+
+
+def _roots(project: Project, traces: QuerySet[Trace]) -> tuple[QuerySet[Trace], int]:
+    """(the root traces among ``traces``, how many branches were among them)."""
+    ids = traces.order_by().values("pk")
+    base = Trace.objects.filter(project=project, pk__in=ids)
+    return base.filter(parent__isnull=True), base.filter(parent__isnull=False).count()
+
+
+@transaction.atomic
+def queue_pin_traces(*, project: Project, traces: QuerySet[Trace], pinned: bool) -> BulkOutcome:
+    """Pin (or unpin) every root trace of ``traces``, set-based: any number of them."""
+    roots, branches = _roots(project, traces)
+    queue_sync(project=project)
+    _items_ensure(project, roots)
+    items = QueueItem.objects.filter(project=project, trace_id__in=roots.values("pk"))
+    if pinned:
+        changed = items.filter(pin_order=1).update(pin_order=0, pinned_at=timezone.now())
+    else:
+        changed = items.filter(pin_order=0).update(pin_order=1, pinned_at=None)
+    unchanged = roots.count() - changed
+    notes: tuple[str, ...] = ()
+    if pinned:
+        outside = items.filter(in_queue=False, is_gold=False).count()
+        if outside:
+            notes = (f"{outside} of them are outside the queue and are served once queued",)
+    return BulkOutcome(
+        verb="Pinned" if pinned else "Unpinned",
+        changed=changed,
+        unchanged=unchanged,
+        skipped={BRANCHES_SKIPPED: branches},
+        notes=notes,
+    )
+
+
+@transaction.atomic
+def queue_add_traces(*, project: Project, traces: QuerySet[Trace]) -> BulkOutcome:
+    """Put every ready root trace of ``traces`` in the annotation queue, whatever the
+    policy's filters say (``QueueItem.added``); those already in it are counted, not
+    touched. Set-based: any number of traces."""
+    roots, branches = _roots(project, traces)
+    queue_sync(project=project)
+    _items_ensure(project, roots)
+    ready = roots.filter(state=Trace.State.READY)
+    not_ready = roots.exclude(state=Trace.State.READY).count()
+    items = QueueItem.objects.filter(project=project, trace_id__in=ready.values("pk"))
+    unchanged = items.filter(in_queue=True).count()
+    changed = items.filter(in_queue=False).update(in_queue=True, added=True)
+    return BulkOutcome(
+        verb="Queued",
+        changed=changed,
+        unchanged=unchanged,
+        skipped={BRANCHES_SKIPPED: branches, NOT_READY_SKIPPED: not_ready},
+    )
 
 
 def gold_set(

@@ -11,6 +11,7 @@ from reflectlab.core.paginator import BoundedPaginator
 from reflectlab.traces import selectors
 from reflectlab.traces.filters import TraceFilterSet
 from reflectlab.traces.forms import ListPageForm
+from reflectlab.traces.selection import ACTION_ROLES
 
 # (sort key or "", header, css class): sort keys are traces.forms.SORTS.
 COLUMNS = [
@@ -41,6 +42,10 @@ def trace_list(request: HtmxHttpRequest, project_id: int):
             key.desc(nulls_last=True) if desc else key.asc(nulls_last=True),
             "-id" if desc else "id",
         )
+    # The row's pin shows in the list: one join on the page's rows (never a query per row).
+    queryset = queryset.select_related("queue_item").only(
+        *selectors.LIST_FIELDS, "queue_item__pin_order", "queue_item__in_queue"
+    )
     page = BoundedPaginator(queryset, 50).get_page(paging.cleaned_data.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -57,6 +62,10 @@ def trace_list(request: HtmxHttpRequest, project_id: int):
         "sort": sort,
         "sort_form": paging,
         "columns": COLUMNS,
+        "here": request.GET.urlencode(),  # the bulk form returns to this page
+        "has_filters": any(v for k, v in sortless.items() if k != "search_in"),
+        "can_queue": request.membership.allows(ACTION_ROLES["pin"]),
+        "can_export": request.membership.allows(ACTION_ROLES["export"]),
     }
     template = "traces/list.html#trace-table" if request.htmx else "traces/list.html"
     return render(request, template, context)
