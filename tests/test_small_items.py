@@ -17,8 +17,12 @@ from tests.factories import MembershipFactory, PromptFactory, TraceFactory
 
 def test_list_cells_drop_gsm8k_calculator_markup_and_raw_latex():
     assert plain_text("She earns 48/2 = <<48/2=24>>24 dollars") == "She earns 48/2 = 24 dollars"
-    assert plain_text(r"Find \(\frac{1}{2} \cdot x\) if $$x^2 = 4$$") == "Find 1/2 · x if x^2 = 4"
+    assert plain_text(r"Find \(\frac{1}{2} \cdot x\) if $$x^2 = 4$$") == "Find 1/2 · x if x² = 4"
     assert plain_text(r"\boxed{\sqrt{3}}") == "√3"
+    assert plain_text("Compute $x^2$ for x = 3") == "Compute x² for x = 3"
+    assert plain_text(r"If $a^{10}=b$, find $\frac{a}{b}$.") == "If a¹⁰=b, find a/b."
+    assert plain_text("She pays $12 and then $5 more") == "She pays $12 and then $5 more"
+    assert plain_text("It costs $3 each, $12 total") == "It costs $3 each, $12 total"
     assert plain_text("<script>x</script>") == "<script>x</script>"  # escaped by the template
 
 

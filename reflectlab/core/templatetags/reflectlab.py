@@ -68,6 +68,12 @@ _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
 _WRAPPER = re.compile(r"\\(?:boxed|text|textbf|mathrm|mathbf|operatorname|mbox)\s*\{([^{}]*)\}")
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
+# Inline $…$ by Pandoc's rule: the opening $ has a non-space on its right, the
+# closing one a non-space on its left and no digit after it, so "$12 and $5"
+# stays money.
+_INLINE_DOLLARS = re.compile(r"(?<![\\$])\$(?=\S)([^$\n]*?\S)\$(?!\d)")
+_SUPERSCRIPT = re.compile(r"\^\{?([0-9]+)\}?")
+_SUPERSCRIPT_DIGITS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 @register.filter
@@ -78,6 +84,8 @@ def plain_text(value: str) -> str:
     """
     text = _CALCULATOR.sub("", value or "")
     text = _MATH_DELIMITERS.sub("", text)
+    text = _INLINE_DOLLARS.sub(r"\1", text)
+    text = _SUPERSCRIPT.sub(lambda m: m.group(1).translate(_SUPERSCRIPT_DIGITS), text)
     for _ in range(3):  # nested \frac{\sqrt{2}}{2}
         text = _FRAC.sub(r"\1/\2", text)
         text = _SQRT.sub(r"√\1", text)
