@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
-LEXICON_VERSION = "2"
+LEXICON_VERSION = "3"
 
 DEFAULT_LEXICON: dict[str, Any] = {
     "version": LEXICON_VERSION,
@@ -93,6 +93,38 @@ DEFAULT_LEXICON: dict[str, Any] = {
         "misinterpret",
         "misinterpreted",
         "misinterpreting",
+        # Lexicon 3: the outcome of a check stated without a check word. DeltaBench
+        # (He et al. 2025) counts a verification section by what it does, and SEAL's
+        # reflection thoughts include the "that's right" that closes a re-computation;
+        # these families were the misses of lexicon 2 on our labels ("Their sum is
+        # indeed 27k^3", "That works.", "I don't see any miscalculations").
+        "indeed",
+        "checks out",
+        "check out",
+        "that works",
+        "same answer",
+        "same result",
+        "confirm",
+        "confirms",
+        "confirmed",
+        "confirming",
+        "that's correct",
+        "that's right",
+        "that is correct",
+        "that adds up",
+        "all adds up",
+        "everything adds up",
+        "miscalculate",
+        "miscalculated",
+        "miscalculating",
+        "miscalculation",
+        "miscalculations",
+        "any mistake",
+        "any mistakes",
+        "any error",
+        "any errors",
+        "no mistakes",
+        "my mistake",
     ],
     # Transitions to another line of attack (SEAL switch words, CyclicReflex, CGRS).
     "transition_start": ["alternatively"],
@@ -104,6 +136,17 @@ DEFAULT_LEXICON: dict[str, Any] = {
         "another strategy",
         "think differently",
         "different approach",
+        # Lexicon 3: the same switch named by its comparison (DeltaBench's strategy
+        # shift: "That might be a simpler approach … Let me try that.").
+        "different method",
+        "different way",
+        "simpler approach",
+        "simpler way",
+        "simpler method",
+        "easier approach",
+        "easier way",
+        "better approach",
+        "different angle",
     ],
     # Weak cues count only at a step start and only without a strong cue:
     # "but" (CyclicReflex, CGRS, ARLCP), "however" (ARLCP), "maybe" (NoWait).
@@ -144,10 +187,30 @@ DEFAULT_LEXICON: dict[str, Any] = {
         "let's start",
         "let me figure out",
         "first",
+        # Lexicon 3: after "Hmm" (and the fillers in ``planning_fillers``) these
+        # announce the next piece of work, as in "Hmm, okay. So I need to find the
+        # minimum" — problem restatement/planning in DeltaBench's sense.
+        "i need to",
+        "we need to",
+        "i have to",
+        "let me parse",
+        "let me try to",
+        "let me do",
+        "let me calculate",
+        "let me compute",
+        "calculating",
+        "computing",
     ],
     # Step-start cues that a planning phrase right after them turns into
-    # planning ("Hmm, first, I need to find…"); "Wait" never is.
+    # planning ("Hmm, first, I need to find…"); "Wait" never is. Also a number
+    # with an operator from ``calculation`` right after them ("Hmm, 16 times 3.")
+    # starts a calculation, not a doubt.
     "planning_start": ["hmm", "hmmm"],
+    # Words that may stand between a ``planning_start`` cue and the planning
+    # phrase ("Hmm, okay. So, I need to…", "Hmm, okay. Now, I need to…").
+    "planning_fillers": ["okay", "ok", "alright", "all right", "so", "well", "now"],
+    # Arithmetic operators of "<number> <operator>" after a planning_start cue.
+    "calculation": ["times", "plus", "minus", "divided by", "multiplied by", "x", "*", "+", "-", "/", "×"],
     # Inside a reflection step these mark the *verification* subtype (SEAL's
     # check words; substituting back / plugging in is how models verify).
     "verification": [
@@ -177,6 +240,8 @@ CUE_CLASSES = (
     "verification",
     "planning",
     "planning_start",
+    "planning_fillers",
+    "calculation",
     "sentence_start",
 )
 
@@ -207,6 +272,8 @@ class Lexicon:
     verification: tuple[str, ...] = field(default_factory=tuple)
     planning: tuple[str, ...] = field(default_factory=tuple)
     planning_start: tuple[str, ...] = field(default_factory=tuple)
+    planning_fillers: tuple[str, ...] = field(default_factory=tuple)
+    calculation: tuple[str, ...] = field(default_factory=tuple)
     sentence_start: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -323,8 +390,16 @@ class Lexicon:
 
     @cached_property
     def planning_after_re(self) -> re.Pattern[str]:
-        """A planning phrase right after a step-start cue ("hmm, let's break this down")."""
-        return re.compile(r"[\s,.;:!\-]{0,3}(?:" + _alternation(self.planning) + r")\b")
+        """A planning phrase or a calculation right after a step-start cue.
+
+        "hmm, let's break this down", "hmm, okay. so i need to find…" (fillers
+        skipped), "hmm, 16 times 3".
+        """
+        gap = r"[\s,.;:!\-]{0,3}"
+        fillers = rf"(?:(?:{_alternation(self.planning_fillers)})\b{gap}){{0,3}}"
+        planning = rf"(?:{_alternation(self.planning)})\b"
+        calculation = rf"\d[\d,.]*\s*(?:{_alternation(self.calculation)})(?![a-z])"
+        return re.compile(rf"{gap}{fillers}(?:{planning}|{calculation})")
 
     @cached_property
     def planning_start_cues(self) -> frozenset[str]:
