@@ -210,7 +210,19 @@ DEFAULT_LEXICON: dict[str, Any] = {
     # phrase ("Hmm, okay. So, I need to…", "Hmm, okay. Now, I need to…").
     "planning_fillers": ["okay", "ok", "alright", "all right", "so", "well", "now"],
     # Arithmetic operators of "<number> <operator>" after a planning_start cue.
-    "calculation": ["times", "plus", "minus", "divided by", "multiplied by", "x", "*", "+", "-", "/", "×"],
+    "calculation": [
+        "times",
+        "plus",
+        "minus",
+        "divided by",
+        "multiplied by",
+        "x",
+        "*",
+        "+",
+        "-",
+        "/",
+        "\u00d7",
+    ],
     # Inside a reflection step these mark the *verification* subtype (SEAL's
     # check words; substituting back / plugging in is how models verify).
     "verification": [

@@ -7,6 +7,18 @@ on its human labels; we hold ours to the same kind of figure: recall of the
 labelled reflections and precision of what the analyser calls a reflection,
 with planning sentences ("let me break this down", "to make sure I understand")
 labelled as not reflecting.
+
+Definition used for the labels (also in the JSON): a step is a *reflection*
+when its own text re-examines, doubts, verifies or corrects the model's earlier
+work, a *transition* when it switches approach; planning, restating the
+problem, ordinary execution, conclusions and bare confidence are not.
+
+Two batches. ``tune`` was read while the lexicon was tuned (lexicon 2's tuning
+and held-out rows). ``held_out`` was labelled by reading, after lexicon 3 was
+frozen and committed and before the analyser ran on those traces; the rule
+that picked its traces is in the JSON (``held_out_protocol``). The held-out
+floors below are what lexicon 3 measured, not targets it was tuned to:
+issue 14's bar of 14/15 recall is *not* met on the held-out batch (40/56).
 """
 
 from __future__ import annotations
@@ -63,6 +75,27 @@ def batch(name: str) -> list[dict]:
     return [row for row in LABELS if row["batch"] == name]
 
 
+def test_held_out_traces_were_never_read_for_tuning():
+    tuned = {row["trace"] for row in batch("tune")}
+    held_out = batch("held_out")
+    assert held_out and not tuned & {row["trace"] for row in held_out}
+    assert sum(row["label"] in REFLECTIVE for row in held_out) >= 40
+
+
+def test_held_out_reflections_are_found(predicted):
+    found, total, _ = scores(predicted, batch("held_out"))
+    # Measured once with the frozen lexicon 3: 40 of 56 (0.71; lexicon 2: 32 of 56).
+    # Below the 14/15 bar: 9 of the 16 misses are terse verdicts of a
+    # recomputation ("120 + 9 = 129. Correct."), 2 are checks opened by "But".
+    assert found / total >= 40 / 56, f"held-out recall {found}/{total}"
+
+
+def test_what_is_flagged_in_the_held_out_set_is_reflective(predicted):
+    found, _, flagged = scores(predicted, batch("held_out"))
+    # Measured once with the frozen lexicon 3: 40 of 43 (lexicon 2: 32 of 34).
+    assert found / flagged >= 40 / 43, f"held-out precision {found}/{flagged}"
+
+
 def test_tuning_reflections_are_found(predicted):
     found, total, _ = scores(predicted, batch("tune"))
     # Lexicon 3 on the tuning set (lexicon 2's tuning and held-out rows): 60 of 61.
@@ -75,15 +108,28 @@ def test_what_is_flagged_in_the_tuning_set_is_reflective(predicted):
     assert found / flagged >= 59 / 61, f"tuning precision {found}/{flagged}"
 
 
-def test_planning_sentences_are_not_reflections(predicted):
-    planning = [row for row in LABELS if row.get("note", "").startswith("planning")]
-    assert len(planning) >= 8
+def planning_flagged(predicted, name: str) -> tuple[list[tuple[str, int]], int]:
+    planning = [row for row in batch(name) if row.get("note", "").startswith("planning")]
     flagged = [
         (r["trace"], r["step"]) for r in planning if predicted[r["trace"], r["step"]] in REFLECTIVE
     ]
+    return flagged, len(planning)
+
+
+def test_planning_sentences_are_not_reflections(predicted):
+    flagged, total = planning_flagged(predicted, "tune")
+    assert total >= 8
     # Lexicon 2 flagged two ("Hmm, okay. So I need to find…", "Hmm, 16 times 3");
     # lexicon 3 skips fillers after "Hmm" and reads "<number> times" as a calculation.
     assert flagged == []
+
+
+def test_held_out_planning_sentences_are_mostly_not_reflections(predicted):
+    flagged, total = planning_flagged(predicted, "held_out")
+    assert total >= 20
+    # Measured once with lexicon 3: 2 of 22 (an opening "Hmm, I remember that…"
+    # and an opening that reads the problem with "Wait, $60 less than May?").
+    assert len(flagged) <= 2, flagged
 
 
 @pytest.mark.parametrize(
