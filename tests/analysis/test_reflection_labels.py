@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from reflectlab.analysis import analyze
-from reflectlab.analysis.classify import REFLECTION, TRANSITION
+from reflectlab.analysis.classify import REFLECTION, TRANSITION, WEAK_REFLECTION
 from reflectlab.analysis.lexicon import Lexicon
 from tests.analysis.conftest import load_jsonl, trace_files
 
@@ -72,7 +72,16 @@ def scores(predicted: dict[tuple[str, int], str], rows: list[dict]) -> tuple[int
 
 
 def batch(name: str) -> list[dict]:
-    return [row for row in LABELS if row["batch"] == name]
+    rows = [row for row in LABELS if row["batch"] == name]
+    if not rows:
+        pytest.skip(f"no {name!r} labels yet")
+    return rows
+
+
+# Held-out floors: what the frozen lexicon measured once on the held-out batch.
+HELD_OUT_RECALL = 0.0  # set by the measuring commit
+HELD_OUT_PRECISION = 0.0
+HELD_OUT_PLANNING = 99
 
 
 def test_held_out_traces_were_never_read_for_tuning():
@@ -84,28 +93,28 @@ def test_held_out_traces_were_never_read_for_tuning():
 
 def test_held_out_reflections_are_found(predicted):
     found, total, _ = scores(predicted, batch("held_out"))
-    # Measured once with the frozen lexicon 3: 40 of 56 (0.71; lexicon 2: 32 of 56).
-    # Below the 14/15 bar: 9 of the 16 misses are terse verdicts of a
-    # recomputation ("120 + 9 = 129. Correct."), 2 are checks opened by "But".
-    assert found / total >= 40 / 56, f"held-out recall {found}/{total}"
+    # HELD_OUT_RECALL
+    assert found / total >= HELD_OUT_RECALL, f"held-out recall {found}/{total}"
 
 
 def test_what_is_flagged_in_the_held_out_set_is_reflective(predicted):
     found, _, flagged = scores(predicted, batch("held_out"))
-    # Measured once with the frozen lexicon 3: 40 of 43 (lexicon 2: 32 of 34).
-    assert found / flagged >= 40 / 43, f"held-out precision {found}/{flagged}"
+    # HELD_OUT_PRECISION
+    assert found / flagged >= HELD_OUT_PRECISION, f"held-out precision {found}/{flagged}"
 
 
 def test_tuning_reflections_are_found(predicted):
     found, total, _ = scores(predicted, batch("tune"))
-    # Lexicon 3 on the tuning set (lexicon 2's tuning and held-out rows): 60 of 61.
-    assert found / total >= 59 / 61, f"recall {found}/{total}"
+    # Lexicon 4 on the tuning set (lexicon 2's tuning and held-out rows and
+    # lexicon 3's held-out rows): 115 of 117 (lexicon 3: 100, lexicon 2: 88).
+    assert found / total >= 115 / 117, f"recall {found}/{total}"
 
 
 def test_what_is_flagged_in_the_tuning_set_is_reflective(predicted):
     found, _, flagged = scores(predicted, batch("tune"))
-    # Lexicon 3: 60 of 61 ("Which is indeed a hyperbola" is the one).
-    assert found / flagged >= 59 / 61, f"tuning precision {found}/{flagged}"
+    # Lexicon 4: 115 of 118 (two "is indeed" in a first derivation, and an
+    # opening that reads the problem with "Wait, $60 less than May?").
+    assert found / flagged >= 115 / 118, f"tuning precision {found}/{flagged}"
 
 
 def planning_flagged(predicted, name: str) -> tuple[list[tuple[str, int]], int]:
@@ -118,18 +127,19 @@ def planning_flagged(predicted, name: str) -> tuple[list[tuple[str, int]], int]:
 
 def test_planning_sentences_are_not_reflections(predicted):
     flagged, total = planning_flagged(predicted, "tune")
-    assert total >= 8
-    # Lexicon 2 flagged two ("Hmm, okay. So I need to find…", "Hmm, 16 times 3");
-    # lexicon 3 skips fillers after "Hmm" and reads "<number> times" as a calculation.
-    assert flagged == []
+    assert total >= 30
+    # Lexicon 2 flagged two of lexicon 2's rows ("Hmm, okay. So I need to find…",
+    # "Hmm, 16 times 3"); lexicon 3 skips fillers after "Hmm" and reads "<number>
+    # times" as a calculation; lexicon 4 reads "Hmm, I remember that…" as recalling
+    # a fact. Left: an opening that reads the problem with "Wait, $60 less than May?".
+    assert flagged == [("qwq-32b_gsm8k-0117", 0)], flagged
 
 
 def test_held_out_planning_sentences_are_mostly_not_reflections(predicted):
     flagged, total = planning_flagged(predicted, "held_out")
-    assert total >= 20
-    # Measured once with lexicon 3: 2 of 22 (an opening "Hmm, I remember that…"
-    # and an opening that reads the problem with "Wait, $60 less than May?").
-    assert len(flagged) <= 2, flagged
+    assert total >= 15
+    # HELD_OUT_PLANNING
+    assert len(flagged) <= HELD_OUT_PLANNING, flagged
 
 
 @pytest.mark.parametrize(
@@ -151,6 +161,18 @@ def test_held_out_planning_sentences_are_mostly_not_reflections(predicted):
         ("I don't see any miscalculations here.", REFLECTION),
         ("That might be a simpler approach. Let me try that.", TRANSITION),
         ("Then 36 + 48. Hmm, 36 + 40 is 76.", "execution"),
+        ("120 +9 =129. Correct.", REFLECTION),
+        ("First component: -2, correct.", REFLECTION),
+        ("500 + 400 is 900, plus 40 is 940. Yep.", REFLECTION),
+        ("So we need the correct answer. Correct.", "execution"),
+        ("The ball rolls 3 feet to the right.", "execution"),
+        ("An eraser costs $2. Hmm, right. So I need to add 2 and 3.", "execution"),
+        ("But just to be absolutely thorough, let me recompute:", REFLECTION),
+        ("But the sum is 0.21, so my conclusion is wrong.", REFLECTION),
+        ("But the problem says 3 apples. The table lists 6 errors.", WEAK_REFLECTION),
+        ("So, let me correct that:", REFLECTION),
+        ("Another thing to check: units.", REFLECTION),
+        ("Hmm, I remember that Vieta's formulas relate the roots.", "execution"),
     ],
 )
 def test_planning_and_mid_paragraph_cues(text, kind):
