@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -13,21 +12,8 @@ from reflectlab import analysis
 
 @lru_cache(maxsize=64)
 def _lexicon(overrides_json: str) -> analysis.Lexicon | None:
-    """The project's lexicon: the default with the project's overrides on top.
-
-    An override that names its own version ("acme-2") gets the default's version
-    in front ("3.acme-2"): the classes it leaves alone come from the default, so
-    a new default lexicon must make the project's stored analyses stale too
-    (``manage.py reanalyze`` compares versions), not only a new override.
-    """
-    overrides = orjson.loads(overrides_json)
-    if not overrides:
-        return None
-    base = analysis.Lexicon.default()
-    lexicon = analysis.Lexicon.from_dict(overrides, base=base)
-    if "version" in overrides:
-        lexicon = replace(lexicon, version=f"{base.version}.{overrides['version']}")
-    return lexicon
+    """The project's lexicon (``analysis.project_lexicon``), cached per overrides."""
+    return analysis.project_lexicon(orjson.loads(overrides_json))
 
 
 def lexicon_for(overrides: dict[str, Any] | None) -> analysis.Lexicon | None:
