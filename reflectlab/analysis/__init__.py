@@ -8,6 +8,7 @@ the result into compact JSON-ready data for storage.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from reflectlab.analysis.answers import (
@@ -31,9 +32,13 @@ from reflectlab.analysis.uncertainty import Uncertainty, uncertainty
 
 # Bump when a change to this package changes any stored analysis.
 ANALYZER_VERSION = "1"
+# The longest ``analyzer_version`` a stored analysis can carry
+# (``Trace.analyzer_version`` is a column of this width).
+VERSION_MAX_LENGTH = 32
 
 __all__ = [
     "ANALYZER_VERSION",
+    "VERSION_MAX_LENGTH",
     "Candidate",
     "Extraction",
     "Lexicon",
@@ -44,6 +49,7 @@ __all__ = [
     "Uncertainty",
     "analyze",
     "analyzer_version",
+    "project_lexicon",
     "to_dict",
 ]
 
@@ -51,6 +57,24 @@ __all__ = [
 def analyzer_version(lexicon: Lexicon | None = None) -> str:
     """What produced an analysis: analyser and lexicon version, e.g. ``"1+lex1"``."""
     return f"{ANALYZER_VERSION}+lex{(lexicon or Lexicon.default()).version}"
+
+
+def project_lexicon(overrides: dict[str, Any]) -> Lexicon | None:
+    """A project's lexicon: the default with the project's overrides on top.
+
+    An override that names its own version ("acme-2") gets the default's version
+    in front ("4.acme-2"): the classes it leaves alone come from the default, so
+    a new default lexicon must make the project's stored analyses stale too
+    (``manage.py reanalyze`` compares versions), not only a new override.
+    None when there are no overrides (the default lexicon).
+    """
+    if not overrides:
+        return None
+    base = Lexicon.default()
+    lexicon = Lexicon.from_dict(overrides, base=base)
+    if "version" in overrides:
+        lexicon = replace(lexicon, version=f"{base.version}.{overrides['version']}")
+    return lexicon
 
 
 def _lowered(text: str) -> str:

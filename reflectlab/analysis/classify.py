@@ -8,13 +8,15 @@ A cue that belongs to a planning phrase ("to make sure I get all the
 details", "Hmm, let's break this down") is not counted (lexicon ``planning``).
 
 Priority, highest first (reflection beats transition, SEAL):
-strong start cue > inline reflection cue > "Alternatively" start > inline
+strong start cue > inline reflection cue, verdict sentence after arithmetic,
+weak start cue whose first sentence doubts > "Alternatively" start > inline
 transition cue > weak start cue. Within one rank the earliest cue in the step
 is the one shown to the expert.
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from functools import partial
 from typing import NamedTuple
@@ -37,6 +39,8 @@ _KIND_OF_RANK = {
 }
 _REFLECTIVE = frozenset((REFLECTION, TRANSITION))
 _START_RANK = {"strong": _STRONG, "transition": _TRANSITION_START, "weak": _WEAK}
+_SENTENCE_END_RE = re.compile(r"[.!?](?:\s|$)")
+_DIGIT_RE = re.compile(r"\d")
 
 
 class Step(NamedTuple):
@@ -88,7 +92,26 @@ def _start_cues(
             lower, _squash(lower[s:e]), s, e, at_step_start=True
         ):
             continue
+        if rank == _WEAK and _doubts(lower, e, ends[i], lexicon):
+            rank = _INLINE_REFLECTION
         _keep(best, i, rank, s, e)
+
+
+def _doubts(lower: str, start: int, end: int, lexicon: Lexicon) -> bool:
+    """Whether the sentence from ``start`` holds a ``doubt`` word ("But … is wrong")."""
+    stop = _SENTENCE_END_RE.search(lower, start, end)
+    return lexicon.doubt_re.search(lower, start, stop.end() if stop else end) is not None
+
+
+def _verdict_cues(
+    lower: str, starts: list[int], ends: list[int], lexicon: Lexicon, best: _Best
+) -> None:
+    """A verdict sentence after arithmetic in its step ("120 + 9 = 129. Correct.")."""
+    for m in lexicon.verdict_re.finditer(lower, starts[0], ends[-1]):
+        s, e = m.span("cue")
+        i = bisect_right(starts, s) - 1
+        if e <= ends[i] and _DIGIT_RE.search(lower, starts[i], s):
+            _keep(best, i, _INLINE_REFLECTION, s, e)
 
 
 def _inline_cues(
@@ -156,6 +179,7 @@ def classify_steps(
     best: _Best = {}
     _start_cues(lower, starts, ends, lexicon, best)
     verifying = _inline_cues(lower, starts, ends, lexicon, best, split_points)
+    _verdict_cues(lower, starts, ends, lexicon, best)
     kinds = [EXECUTION] * n
     cues: list[str | None] = [None] * n
     cue_starts: list[int | None] = [None] * n

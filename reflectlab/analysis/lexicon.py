@@ -1,22 +1,9 @@
 """The reflection lexicon, kept as data so a project can version and override it.
 
-Every cue list below comes from a published rule set (DESIGN §4):
-
-- SEAL (Chen et al. 2025, "SEAL: Steerable reasoning calibration"): steps are
-  split on blank lines; a step starting with "Wait" or holding check words is a
-  reflection, one starting with "Alternatively" or holding switch words is a
-  transition.
-- CGRS (certainty-guided reflection suppression): "Wait", "Hmm", "But",
-  "Alternatively" as the reflection triggers it suppresses.
-- CyclicReflex: "wait", "but", "alternatively" as reflection tokens.
-- Speculative Thinking: "wait", "hmm", "hold on", "double-check" at step starts.
-- ARLCP: "but", "however", "let me check/verify" as reflection keywords.
-- NoWait: suppresses "wait", "hmm", "maybe", "alternatively".
-- Understanding-R1-Zero: the keyword pool "recheck", "rethink", "reassess",
-  "re-evaluate", "reconsider", "check again", "think again", "verify".
-
-Matching is case-insensitive on word boundaries ("but" never matches "button",
-"oh" never "Ohio"). Multi-word cues allow any run of spaces between words.
+The default cue lists and their sources live in ``lexicon_data``; this module
+compiles them. Matching is case-insensitive on word boundaries ("but" never
+matches "button", "oh" never "Ohio"). Multi-word cues allow any run of spaces
+between words.
 """
 
 from __future__ import annotations
@@ -27,146 +14,10 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
-LEXICON_VERSION = "2"
+from reflectlab.analysis.lexicon_data import DEFAULT_LEXICON, LEXICON_VERSION
 
-DEFAULT_LEXICON: dict[str, Any] = {
-    "version": LEXICON_VERSION,
-    # A step *starting* with one of these is a reflection (SEAL, CGRS,
-    # CyclicReflex, Speculative Thinking, ARLCP).
-    "strong_start": [
-        "but wait",
-        "wait",
-        "hmm",
-        "hmmm",
-        "hold on",
-        "actually",
-        "oh",
-        "let me check",
-        "let me double-check",
-        "let me double check",
-        "let me verify",
-        "let me recheck",
-        "let me re-check",
-        "let me re-examine",
-        "let me reexamine",
-        "let me reconsider",
-        "is that right",
-        "is that correct",
-    ],
-    # Anywhere in a step: verification and rethinking words (SEAL check words,
-    # Understanding-R1-Zero keyword pool, Speculative Thinking "double-check").
-    "anywhere": [
-        "verify",
-        "verifying",
-        "make sure",
-        "think again",
-        "double-check",
-        "double check",
-        "double-checking",
-        "check again",
-        "recheck",
-        "rechecking",
-        "rethink",
-        "reassess",
-        "re-evaluate",
-        "reevaluate",
-        "reconsider",
-        "let me check",
-        "seems right",
-        # Doubting one's own work, from our step labels on the shared traces
-        # (tests/analysis/data/reflection_labels.json): models question a
-        # result without a check word ("I don't think I made any arithmetic
-        # errors", "maybe I'm misinterpreting").
-        "seems correct",
-        "yes, that's right",
-        "yep, that's right",
-        "yes, that's correct",
-        "yep, that's correct",
-        "made a mistake",
-        "made any mistake",
-        "made any mistakes",
-        "made an error",
-        "made any error",
-        "made any errors",
-        "made any arithmetic errors",
-        "misread",
-        "misinterpret",
-        "misinterpreted",
-        "misinterpreting",
-    ],
-    # Transitions to another line of attack (SEAL switch words, CyclicReflex, CGRS).
-    "transition_start": ["alternatively"],
-    "transition_anywhere": [
-        "another approach",
-        "another way",
-        "another method",
-        "another solution",
-        "another strategy",
-        "think differently",
-        "different approach",
-    ],
-    # Weak cues count only at a step start and only without a strong cue:
-    # "but" (CyclicReflex, CGRS, ARLCP), "however" (ARLCP), "maybe" (NoWait).
-    "weak_start": ["but", "however", "no", "perhaps", "maybe"],
-    # Mid-paragraph reflections: models often write "… = 4. Wait, that seems
-    # off." inside one paragraph, so the blank-line split (SEAL, DeltaBench)
-    # leaves the doubt inside an execution step. These cues count as a
-    # reflection when they open a sentence anywhere in a step ("Hmm" does not:
-    # mid-paragraph it is mostly "Hmm, calculating that…").
-    "sentence_start": ["wait", "but wait", "hold on"],
-    # Planning, not reflection: a reflection cue inside one of these phrases
-    # ("to make sure I get all the details") or a step-start cue followed at
-    # once by one ("Hmm, let's break this down") announces work ahead rather
-    # than re-examining work done. DeltaBench (He et al. 2025) annotators mark
-    # such sentences as problem restatement/planning, not reflection; counting
-    # them inflated the reflection share of the first steps of R1 distills.
-    "planning": [
-        "make sure i understand",
-        "make sure i get",
-        "make sure i have all",
-        "make sure i have the",
-        "make sure i don't miss",
-        "make sure i do not miss",
-        "make sure i cover",
-        "make sure i read",
-        "make sure i'm interpreting",
-        "make sure i interpret",
-        "make sure i account for",
-        "make sure i follow",
-        "make sure i know",
-        "make sure i consider",
-        "let me break this down",
-        "let's break this down",
-        "let me break it down",
-        "let's break it down",
-        "let me think",
-        "let me start",
-        "let's start",
-        "let me figure out",
-        "first",
-    ],
-    # Step-start cues that a planning phrase right after them turns into
-    # planning ("Hmm, first, I need to find…"); "Wait" never is.
-    "planning_start": ["hmm", "hmmm"],
-    # Inside a reflection step these mark the *verification* subtype (SEAL's
-    # check words; substituting back / plugging in is how models verify).
-    "verification": [
-        "check",
-        "checking",
-        "verify",
-        "verifying",
-        "verified",
-        "double-check",
-        "double check",
-        "recheck",
-        "substitute back",
-        "substituting back",
-        "plug in",
-        "plugging in",
-        "plug it back",
-        "plugging it back",
-    ],
-}
+__all__ = ["DEFAULT_LEXICON", "LEXICON_VERSION", "Lexicon"]
+
 
 CUE_CLASSES = (
     "strong_start",
@@ -177,7 +28,11 @@ CUE_CLASSES = (
     "verification",
     "planning",
     "planning_start",
+    "planning_fillers",
+    "calculation",
     "sentence_start",
+    "doubt",
+    "verdict",
 )
 
 
@@ -207,7 +62,11 @@ class Lexicon:
     verification: tuple[str, ...] = field(default_factory=tuple)
     planning: tuple[str, ...] = field(default_factory=tuple)
     planning_start: tuple[str, ...] = field(default_factory=tuple)
+    planning_fillers: tuple[str, ...] = field(default_factory=tuple)
+    calculation: tuple[str, ...] = field(default_factory=tuple)
     sentence_start: tuple[str, ...] = field(default_factory=tuple)
+    doubt: tuple[str, ...] = field(default_factory=tuple)
+    verdict: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def default(cls) -> Lexicon:
@@ -310,6 +169,21 @@ class Lexicon:
         )
 
     @cached_property
+    def doubt_re(self) -> re.Pattern[str]:
+        """A ``doubt`` word (searched in the first sentence after a weak start cue)."""
+        return re.compile(r"\b(?:" + _alternation(self.doubt) + r")\b")
+
+    @cached_property
+    def verdict_re(self) -> re.Pattern[str]:
+        """A ``verdict`` that is a sentence of its own: after a sentence break or a
+        line start, ending at ".", "!" or the line end ("… = 129. Correct.")."""
+        return re.compile(
+            r"(?:^|[.!?;:,][\"')\]]?[ \t]+|\n[^\w\n]{0,4})(?P<cue>"
+            + _alternation(self.verdict)
+            + r")(?=[.!]|[ \t]*(?:\n|$))"
+        )
+
+    @cached_property
     def planning_around(self) -> dict[str, tuple[tuple[str, int], ...]]:
         """Inline cue → the planning phrases holding it, with the cue's offset in each."""
         out: dict[str, list[tuple[str, int]]] = {}
@@ -323,8 +197,16 @@ class Lexicon:
 
     @cached_property
     def planning_after_re(self) -> re.Pattern[str]:
-        """A planning phrase right after a step-start cue ("hmm, let's break this down")."""
-        return re.compile(r"[\s,.;:!\-]{0,3}(?:" + _alternation(self.planning) + r")\b")
+        """A planning phrase or a calculation right after a step-start cue.
+
+        "hmm, let's break this down", "hmm, okay. so i need to find…" (fillers
+        skipped), "hmm, 16 times 3".
+        """
+        gap = r"[\s,.;:!\-]{0,3}"
+        fillers = rf"(?:(?:{_alternation(self.planning_fillers)})\b{gap}){{0,3}}"
+        planning = rf"(?:{_alternation(self.planning)})\b"
+        calculation = rf"\d[\d,.]*\s*(?:{_alternation(self.calculation)})(?![a-z])"
+        return re.compile(rf"{gap}{fillers}(?:{planning}|{calculation})")
 
     @cached_property
     def planning_start_cues(self) -> frozenset[str]:

@@ -6,9 +6,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from reflectlab.analysis import Lexicon
 from reflectlab.core.access import project_for
-from reflectlab.projects import selectors, services
+from reflectlab.projects import selectors, services, validators
 from reflectlab.projects.models import Membership, Project, Role
 from reflectlab.review.policy import QueuePolicy
 from reflectlab.review.queue import queue_policy_set
@@ -53,25 +52,11 @@ class ProjectSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(exc.messages) from None
 
     def validate_lexicon(self, value):
-        """Overrides of the analysis lexicon, checked the way the analysis reads them.
-
-        A form body's ``lexicon=null`` parses to None here (it is JSON text), and
-        a stored bad lexicon would break every later import of the project.
-        """
-        if not isinstance(value, dict):
-            raise serializers.ValidationError(
-                'Must be an object of lexicon overrides, e.g. {"weak_start": ["but"]} ({} for none).'
-            )
-        for key, cues in value.items():
-            if key != "version" and not (
-                isinstance(cues, list) and all(isinstance(c, str) for c in cues)
-            ):
-                raise serializers.ValidationError(f"{key}: must be a list of strings.")
+        """A form body's ``lexicon=null`` parses to None here (it is JSON text)."""
         try:
-            Lexicon.from_dict(value, base=Lexicon.default())
-        except (TypeError, ValueError) as exc:
-            raise serializers.ValidationError(str(exc)) from None
-        return value
+            return validators.validate_lexicon(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
 
     def validate_principles(self, value):
         return _string_list(value)

@@ -12,12 +12,8 @@ from reflectlab import analysis
 
 @lru_cache(maxsize=64)
 def _lexicon(overrides_json: str) -> analysis.Lexicon | None:
-    overrides = orjson.loads(overrides_json)
-    return (
-        analysis.Lexicon.from_dict(overrides, base=analysis.Lexicon.default())
-        if overrides
-        else None
-    )
+    """The project's lexicon (``analysis.project_lexicon``), cached per overrides."""
+    return analysis.project_lexicon(orjson.loads(overrides_json))
 
 
 def lexicon_for(overrides: dict[str, Any] | None) -> analysis.Lexicon | None:

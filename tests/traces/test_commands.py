@@ -4,13 +4,18 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
+from reflectlab.analysis import ANALYZER_VERSION, Lexicon
+from reflectlab.analysis.lexicon import LEXICON_VERSION
+from reflectlab.traces import analysis as analysis_bridge
 from reflectlab.traces.models import Trace
-from tests.factories import TraceFactory
+from reflectlab.traces.services import current_version, traces_reanalyze
+from tests.factories import ProjectFactory, TraceFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,3 +102,21 @@ def test_the_stored_analysis_fields_are_exactly_what_the_analysis_fills():
     from reflectlab.traces.analysis import ANALYSIS_FIELDS, analysis_columns
 
     assert set(analysis_columns(response="a</think>\\boxed{1}")) == set(ANALYSIS_FIELDS)
+
+
+@pytest.mark.django_db
+def test_a_project_lexicon_with_its_own_version_follows_the_default_lexicon(monkeypatch):
+    """Its untouched cue classes come from the default, so a new default makes it stale."""
+    project = ProjectFactory(lexicon={"version": "acme-2", "weak_start": ["but"]})
+    now = current_version(project)
+    assert now == f"{ANALYZER_VERSION}+lex{LEXICON_VERSION}.acme-2"
+    trace = TraceFactory(project=project)
+    Trace.objects.filter(pk=trace.pk).update(analyzer_version=now)
+    newer = replace(Lexicon.default(), version="next")
+    monkeypatch.setattr(Lexicon, "default", classmethod(lambda cls: newer))
+    analysis_bridge._lexicon.cache_clear()
+    try:
+        assert current_version(project) == f"{ANALYZER_VERSION}+lexnext.acme-2"
+        assert traces_reanalyze(project=project) == 1
+    finally:
+        analysis_bridge._lexicon.cache_clear()
