@@ -36,9 +36,24 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
+from unittest import mock  # noqa: E402
+
 from _django import drop_database, setup_django  # noqa: E402
 
-DB = "reflectlab_bench_scale"
+
+def _db_name() -> str:
+    """``<BENCH_DATABASE_URL's database>_scale`` (``reflectlab_bench_scale`` by default),
+    so engineers sharing one server do not drop each other's bench database."""
+    base = os.environ.get("BENCH_DATABASE_URL", "")
+    name = base.rpartition("/")[2].split("?")[0] if base else ""
+    return (
+        f"{name}_scale"
+        if name and name not in ("postgres", "reflectlab_bench")
+        else "reflectlab_bench_scale"
+    )
+
+
+DB = _db_name()
 REPEAT = int(os.environ.get("BENCH_RUNS", "5"))
 
 
@@ -93,6 +108,8 @@ def bench_dashboards(client, project, n: int) -> None:
     from django.core.cache import cache
     from django.urls import reverse
 
+    from reflectlab.dashboards import effort, rollups
+    from reflectlab.dashboards.filters import Filters
     from reflectlab.traces.models import Trace
 
     table = Trace._meta.db_table
@@ -108,6 +125,43 @@ def bench_dashboards(client, project, n: int) -> None:
     report("reflection page, cold", timed(lambda: get(page)), 1.0)
     report("stats API (every chart), cold", timed(lambda: get(api)), 1.0)
     report("stats API, model filter, cold", timed(lambda: get(f"{api}?model=Qwen/QwQ-32B")), 1.0)
+    report(
+        "stats API, one week (date filter), cold",
+        timed(lambda: get(f"{api}?date_from=2026-10-05&date_to=2026-10-12")),
+        1.0,
+    )
+    _bench_deltas(get, api, project)
+    # Before, in the same run: the same requests with the rollups switched off
+    # (the two scans of ``trace_charts``), and the hint charts' old parent join.
+    with mock.patch.object(rollups, "answers", return_value=False):
+        report("before: reflection page, cold (2 index scans)", timed(lambda: get(page)))
+        report("before: stats API, cold (hint charts now joinless)", timed(lambda: get(api)))
+    old_hints = f"""
+        SELECT b.model_name, COUNT(b.id),
+               COUNT(b.id) FILTER (WHERE b.final_correct),
+               COUNT(b.id) FILTER (WHERE p.final_correct = false),
+               COUNT(b.id) FILTER (WHERE p.final_correct = false AND b.final_correct),
+               COUNT(b.id) FILTER (WHERE p.final_correct AND b.final_correct = false)
+        FROM {table} b JOIN {table} p ON p.id = b.parent_id
+        WHERE b.project_id = %s AND b.parent_id IS NOT NULL AND b.state = 'ready'
+        GROUP BY 1 ORDER BY 1"""
+    old_size = f"""
+        SELECT LEAST(FLOOR(LENGTH(b.hint)::float / NULLIF(p.thinking_chars, 0) / 0.005)::int, 11),
+               COUNT(b.id)
+        FROM {table} b JOIN {table} p ON p.id = b.parent_id
+        WHERE b.project_id = %s AND b.parent_id IS NOT NULL AND b.state = 'ready' AND b.hint <> ''
+        GROUP BY 1"""
+    report(
+        "before: hint success with the parent join",
+        timed(lambda: sql_seconds(old_hints, [project.pk])),
+    )
+    report(
+        "before: hint size with the parent join", timed(lambda: sql_seconds(old_size, [project.pk]))
+    )
+    new_hints = lambda: effort.hint_success(project=project, filters=Filters())  # noqa: E731
+    new_size = lambda: effort.hint_size(project=project, filters=Filters())  # noqa: E731
+    report("after: hint success, parent grading on the branch", timed(new_hints))
+    report("after: hint size, parent thinking on the branch", timed(new_size))
     count = timed(
         lambda: sql_seconds(f"SELECT COUNT(*) FROM {table} WHERE project_id = %s", [project.pk])
     )
@@ -134,6 +188,41 @@ def bench_dashboards(client, project, n: int) -> None:
     json_two = timed(lambda: sql_seconds(position, [project.pk]), 1)
     report("baseline: the old JSON unnest (reflection kinds)", json_one)
     report("baseline: the old JSON position histogram", json_two)
+
+
+def _bench_deltas(get, api, project) -> None:
+    """The first cold request after 1,000 new traces: it folds their deltas first."""
+    from django.db import transaction
+
+    from reflectlab.traces.models import Trace
+
+    source = list(Trace.objects.filter(project=project, parent__isnull=True)[:1000])
+    times, added = [], []
+    for _ in range(3):
+        with transaction.atomic():
+            added += Trace.objects.bulk_create(
+                [
+                    Trace(
+                        **{
+                            f.attname: getattr(t, f.attname)
+                            for f in Trace._meta.concrete_fields
+                            if f.attname not in ("id", "external_id")
+                        }
+                    )
+                    for t in source
+                ],
+                batch_size=500,
+            )
+        started = time.perf_counter()
+        get(api)
+        times.append(time.perf_counter() - started)
+    report(
+        "stats API, cold, right after 1,000 new traces", (statistics.median(times), max(times)), 1.0
+    )
+    Trace.objects.filter(pk__in=[t.pk for t in added]).delete()
+    started = time.perf_counter()
+    get(api)
+    report("stats API, cold, right after deleting them", (time.perf_counter() - started,) * 2, 1.0)
 
 
 def bench_lists(client, project, n: int) -> None:
