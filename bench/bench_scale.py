@@ -290,6 +290,103 @@ def bench_lists(client, project, n: int) -> None:
     )
 
 
+def _old_queue_status(*, project, now=None) -> dict:
+    """``review.selectors.queue_status`` as it was before issue 16's fix (exact COUNTs,
+    the completed traces counted in Python), for the side-by-side figure."""
+    from django.db.models import Count, Max
+    from django.utils import timezone
+
+    from reflectlab.annotations.models import Annotation
+    from reflectlab.review.models import Claim, GoldItem, QueueItem
+    from reflectlab.traces.models import Trace
+
+    now = now or timezone.now()
+    items = QueueItem.objects.filter(project=project, is_gold=False, in_queue=True)
+    done = (
+        Claim.objects.filter(project=project, kind="annotate", state="done", is_gold=False)
+        .values("trace_id")
+        .annotate(n=Count("id"))
+    )
+    complete = sum(1 for row in done if row["n"] >= project.overlap)
+    live = dict(
+        Claim.objects.filter(project=project, state="active", expires_at__gt=now)
+        .values("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    notes = dict(
+        Annotation.objects.filter(project=project)
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    newest = QueueItem.objects.filter(project=project).aggregate(m=Max("trace_id"))["m"] or 0
+    return {
+        "unqueued": Trace.objects.filter(
+            project=project, parent__isnull=True, pk__gt=newest
+        ).count(),
+        "in_queue": items.count(),
+        "open": items.filter(is_open=True).count(),
+        "claimed": live.get("annotate", 0),
+        "reviewing": live.get("review", 0),
+        "complete": complete,
+        "excluded": QueueItem.objects.filter(project=project, in_queue=False).count(),
+        "gold": GoldItem.objects.filter(project=project).count(),
+        "submitted": notes.get("submitted", 0),
+        "accepted": notes.get("accepted", 0),
+        "rejected": notes.get("rejected", 0),
+        "drafts": notes.get("draft", 0),
+        "approximate": [],
+    }
+
+
+def bench_queue(client, project, n: int) -> None:
+    """The review queue page over one queue item per root trace (``queue_sync`` is off
+    the GET path; the items are written here in one INSERT … SELECT, ranked by id)."""
+    from django.db import connection
+    from django.urls import reverse
+
+    from reflectlab.review import selectors as review_selectors
+    from reflectlab.review.models import QueueItem
+    from reflectlab.traces.models import Trace
+
+    items = QueueItem._meta.db_table
+    if not QueueItem.objects.filter(project=project).exists():
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {items} (project_id, trace_id, pin_order, rank, in_queue, is_gold,
+                                         n_taken, is_open)
+                    SELECT project_id, id, 1, (id * 7919) %% 1000003, final_correct IS DISTINCT FROM true
+                           OR id %% 3 = 0, false, 0, true
+                    FROM {Trace._meta.db_table} WHERE project_id = %s AND parent_id IS NULL""",
+                [project.pk],
+            )
+            cursor.execute(f"VACUUM ANALYZE {items}") if connection.get_autocommit() else None
+        print(
+            f"  (queued {QueueItem.objects.filter(project=project).count():,} items in "
+            f"{time.perf_counter() - started:.0f}s)"
+        )
+    page = reverse("review:queue", args=[project.pk])
+    mine = reverse("review:my-work", args=[project.pk])
+
+    def get(url):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+
+    print(f"queue, {QueueItem.objects.filter(project=project).count():,} queue items:")
+    report("queue page (manager: counts, upcoming, pins, gold)", timed(lambda: get(page)), 0.3)
+    with mock.patch.object(review_selectors, "queue_status", _old_queue_status):
+        report("before: the same page with exact COUNTs", timed(lambda: get(page)))
+    report("baseline: the my-work page (same layout, no queue)", timed(lambda: get(mine)))
+    report(
+        "baseline: SELECT COUNT(*) of the queue items",
+        timed(
+            lambda: sql_seconds(f"SELECT COUNT(*) FROM {items} WHERE project_id = %s", [project.pk])
+        ),
+    )
+
+
 def _cursor_url(api: str, after_id: int, query: str) -> str:
     """A cursor link positioned after trace ``after_id`` (what following ``next`` gives).
 
@@ -302,7 +399,7 @@ def _cursor_url(api: str, after_id: int, query: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--traces", type=int, default=1_000_000)
-    parser.add_argument("--only", default="dashboards,lists")
+    parser.add_argument("--only", default="dashboards,lists,queue")
     args = parser.parse_args()
 
     url = database()
@@ -332,7 +429,7 @@ def main() -> int:
         client = Client()
         client.force_login(user)
         for part in filter(None, args.only.split(",")):
-            {"dashboards": bench_dashboards, "lists": bench_lists}[part](
+            {"dashboards": bench_dashboards, "lists": bench_lists, "queue": bench_queue}[part](
                 client, project, args.traces
             )
     finally:
