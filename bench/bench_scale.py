@@ -378,6 +378,13 @@ def bench_queue(client, project, n: int) -> None:
     report("queue page (manager: counts, upcoming, pins, gold)", timed(lambda: get(page)), 0.3)
     with mock.patch.object(review_selectors, "queue_status", _old_queue_status):
         report("before: the same page with exact COUNTs", timed(lambda: get(page)))
+    shown, exact = (
+        review_selectors.queue_status(project=project),
+        _old_queue_status(project=project),
+    )
+    for key in ("in_queue", "open", "excluded"):
+        mark = "≈" if key in shown["approximate"] else "="
+        print(f"  {key:<10} shown {mark} {shown[key]:>9,}   exact {exact[key]:>9,}")
     report("baseline: the my-work page (same layout, no queue)", timed(lambda: get(mine)))
     report(
         "baseline: SELECT COUNT(*) of the queue items",

@@ -197,7 +197,7 @@ def project_agreement(*, project: Project) -> AgreementView:
 
 # Queue counters are exact up to here; above it, the planner's estimate (issue 16:
 # an exact COUNT over a million queue items costs more than the whole page may).
-COUNT_CAP = 100_000
+COUNT_CAP = 10_000
 
 
 def bounded_count(queryset: QuerySet, *, column: str, cap: int | None = None) -> tuple[int, bool]:
@@ -223,7 +223,7 @@ def queue_status(*, project: Project, now: datetime | None = None) -> dict[str, 
     """The queue page's counters; ``approximate`` names those above ``COUNT_CAP``,
     which are the planner's estimate. Each count reads a prefix of ``queueitem_pick``
     (no heap, no Python loop over rows), so a million-item queue costs what a
-    hundred-thousand-item one does."""
+    ten-thousand-item one does."""
     now = now or timezone.now()
     items = QueueItem.objects.filter(project=project, is_gold=False, in_queue=True)
     in_queue, approx_queue = bounded_count(items, column="rank")

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from reflectlab.dashboards import effort, rollups, selectors
+from reflectlab.dashboards import charts, effort, rollups, selectors
 from reflectlab.dashboards.filters import Filters
 from reflectlab.dashboards.models import ReflectionRollup, ShareRollup
 from reflectlab.prompts.models import Prompt
@@ -322,3 +322,15 @@ def test_the_hint_charts_match_the_join_they_replaced(data, user):
         shares
     )
     assert json.dumps(rows)  # plain rows
+
+
+def test_the_reflection_page_shows_a_reanalysis_at_once(data):
+    """Before the rollups, the page cached its rows under the newest trace id, so an
+    edit of existing traces showed only after five minutes."""
+    project, *_ = data
+    first = charts.RowCache(project, Filters()).get(selectors.summary)
+    Trace.objects.filter(project=project, state="ready", parent__isnull=True).update(
+        final_correct=True
+    )
+    second = charts.RowCache(project, Filters()).get(selectors.summary)
+    assert first["correct"] < second["correct"] == second["graded"] == second["traces"]
