@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('projects', '0001_initial'),
-        ('review', '0003_rerank_for_outcomes'),
+        ('review', '0004_queueitem_added'),
         ('traces', '0008_branch_parent_grading'),
     ]
 
