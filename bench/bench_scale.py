@@ -36,9 +36,24 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
+from unittest import mock  # noqa: E402
+
 from _django import drop_database, setup_django  # noqa: E402
 
-DB = "reflectlab_bench_scale"
+
+def _db_name() -> str:
+    """``<BENCH_DATABASE_URL's database>_scale`` (``reflectlab_bench_scale`` by default),
+    so engineers sharing one server do not drop each other's bench database."""
+    base = os.environ.get("BENCH_DATABASE_URL", "")
+    name = base.rpartition("/")[2].split("?")[0] if base else ""
+    return (
+        f"{name}_scale"
+        if name and name not in ("postgres", "reflectlab_bench")
+        else "reflectlab_bench_scale"
+    )
+
+
+DB = _db_name()
 REPEAT = int(os.environ.get("BENCH_RUNS", "5"))
 
 
@@ -93,6 +108,8 @@ def bench_dashboards(client, project, n: int) -> None:
     from django.core.cache import cache
     from django.urls import reverse
 
+    from reflectlab.dashboards import effort, rollups
+    from reflectlab.dashboards.filters import Filters
     from reflectlab.traces.models import Trace
 
     table = Trace._meta.db_table
@@ -108,6 +125,43 @@ def bench_dashboards(client, project, n: int) -> None:
     report("reflection page, cold", timed(lambda: get(page)), 1.0)
     report("stats API (every chart), cold", timed(lambda: get(api)), 1.0)
     report("stats API, model filter, cold", timed(lambda: get(f"{api}?model=Qwen/QwQ-32B")), 1.0)
+    report(
+        "stats API, one week (date filter), cold",
+        timed(lambda: get(f"{api}?date_from=2026-10-05&date_to=2026-10-12")),
+        1.0,
+    )
+    _bench_deltas(get, api, project)
+    # Before, in the same run: the same requests with the rollups switched off
+    # (the two scans of ``trace_charts``), and the hint charts' old parent join.
+    with mock.patch.object(rollups, "answers", return_value=False):
+        report("before: reflection page, cold (2 index scans)", timed(lambda: get(page)))
+        report("before: stats API, cold (hint charts now joinless)", timed(lambda: get(api)))
+    old_hints = f"""
+        SELECT b.model_name, COUNT(b.id),
+               COUNT(b.id) FILTER (WHERE b.final_correct),
+               COUNT(b.id) FILTER (WHERE p.final_correct = false),
+               COUNT(b.id) FILTER (WHERE p.final_correct = false AND b.final_correct),
+               COUNT(b.id) FILTER (WHERE p.final_correct AND b.final_correct = false)
+        FROM {table} b JOIN {table} p ON p.id = b.parent_id
+        WHERE b.project_id = %s AND b.parent_id IS NOT NULL AND b.state = 'ready'
+        GROUP BY 1 ORDER BY 1"""
+    old_size = f"""
+        SELECT LEAST(FLOOR(LENGTH(b.hint)::float / NULLIF(p.thinking_chars, 0) / 0.005)::int, 11),
+               COUNT(b.id)
+        FROM {table} b JOIN {table} p ON p.id = b.parent_id
+        WHERE b.project_id = %s AND b.parent_id IS NOT NULL AND b.state = 'ready' AND b.hint <> ''
+        GROUP BY 1"""
+    report(
+        "before: hint success with the parent join",
+        timed(lambda: sql_seconds(old_hints, [project.pk])),
+    )
+    report(
+        "before: hint size with the parent join", timed(lambda: sql_seconds(old_size, [project.pk]))
+    )
+    new_hints = lambda: effort.hint_success(project=project, filters=Filters())  # noqa: E731
+    new_size = lambda: effort.hint_size(project=project, filters=Filters())  # noqa: E731
+    report("after: hint success, parent grading on the branch", timed(new_hints))
+    report("after: hint size, parent thinking on the branch", timed(new_size))
     count = timed(
         lambda: sql_seconds(f"SELECT COUNT(*) FROM {table} WHERE project_id = %s", [project.pk])
     )
@@ -134,6 +188,41 @@ def bench_dashboards(client, project, n: int) -> None:
     json_two = timed(lambda: sql_seconds(position, [project.pk]), 1)
     report("baseline: the old JSON unnest (reflection kinds)", json_one)
     report("baseline: the old JSON position histogram", json_two)
+
+
+def _bench_deltas(get, api, project) -> None:
+    """The first cold request after 1,000 new traces: it folds their deltas first."""
+    from django.db import transaction
+
+    from reflectlab.traces.models import Trace
+
+    source = list(Trace.objects.filter(project=project, parent__isnull=True)[:1000])
+    times, added = [], []
+    for _ in range(3):
+        with transaction.atomic():
+            added += Trace.objects.bulk_create(
+                [
+                    Trace(
+                        **{
+                            f.attname: getattr(t, f.attname)
+                            for f in Trace._meta.concrete_fields
+                            if f.attname not in ("id", "external_id")
+                        }
+                    )
+                    for t in source
+                ],
+                batch_size=500,
+            )
+        started = time.perf_counter()
+        get(api)
+        times.append(time.perf_counter() - started)
+    report(
+        "stats API, cold, right after 1,000 new traces", (statistics.median(times), max(times)), 1.0
+    )
+    Trace.objects.filter(pk__in=[t.pk for t in added]).delete()
+    started = time.perf_counter()
+    get(api)
+    report("stats API, cold, right after deleting them", (time.perf_counter() - started,) * 2, 1.0)
 
 
 def bench_lists(client, project, n: int) -> None:
@@ -201,6 +290,110 @@ def bench_lists(client, project, n: int) -> None:
     )
 
 
+def _old_queue_status(*, project, now=None) -> dict:
+    """``review.selectors.queue_status`` as it was before issue 16's fix (exact COUNTs,
+    the completed traces counted in Python), for the side-by-side figure."""
+    from django.db.models import Count, Max
+    from django.utils import timezone
+
+    from reflectlab.annotations.models import Annotation
+    from reflectlab.review.models import Claim, GoldItem, QueueItem
+    from reflectlab.traces.models import Trace
+
+    now = now or timezone.now()
+    items = QueueItem.objects.filter(project=project, is_gold=False, in_queue=True)
+    done = (
+        Claim.objects.filter(project=project, kind="annotate", state="done", is_gold=False)
+        .values("trace_id")
+        .annotate(n=Count("id"))
+    )
+    complete = sum(1 for row in done if row["n"] >= project.overlap)
+    live = dict(
+        Claim.objects.filter(project=project, state="active", expires_at__gt=now)
+        .values("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    notes = dict(
+        Annotation.objects.filter(project=project)
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    newest = QueueItem.objects.filter(project=project).aggregate(m=Max("trace_id"))["m"] or 0
+    return {
+        "unqueued": Trace.objects.filter(
+            project=project, parent__isnull=True, pk__gt=newest
+        ).count(),
+        "in_queue": items.count(),
+        "open": items.filter(is_open=True).count(),
+        "claimed": live.get("annotate", 0),
+        "reviewing": live.get("review", 0),
+        "complete": complete,
+        "excluded": QueueItem.objects.filter(project=project, in_queue=False).count(),
+        "gold": GoldItem.objects.filter(project=project).count(),
+        "submitted": notes.get("submitted", 0),
+        "accepted": notes.get("accepted", 0),
+        "rejected": notes.get("rejected", 0),
+        "drafts": notes.get("draft", 0),
+        "approximate": [],
+    }
+
+
+def bench_queue(client, project, n: int) -> None:
+    """The review queue page over one queue item per root trace (``queue_sync`` is off
+    the GET path; the items are written here in one INSERT … SELECT, ranked by id)."""
+    from django.db import connection
+    from django.urls import reverse
+
+    from reflectlab.review import selectors as review_selectors
+    from reflectlab.review.models import QueueItem
+    from reflectlab.traces.models import Trace
+
+    items = QueueItem._meta.db_table
+    if not QueueItem.objects.filter(project=project).exists():
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {items} (project_id, trace_id, pin_order, rank, in_queue, is_gold,
+                                         n_taken, is_open)
+                    SELECT project_id, id, 1, (id * 7919) %% 1000003, final_correct IS DISTINCT FROM true
+                           OR id %% 3 = 0, false, 0, true
+                    FROM {Trace._meta.db_table} WHERE project_id = %s AND parent_id IS NULL""",
+                [project.pk],
+            )
+            cursor.execute(f"VACUUM ANALYZE {items}") if connection.get_autocommit() else None
+        print(
+            f"  (queued {QueueItem.objects.filter(project=project).count():,} items in "
+            f"{time.perf_counter() - started:.0f}s)"
+        )
+    page = reverse("review:queue", args=[project.pk])
+    mine = reverse("review:my-work", args=[project.pk])
+
+    def get(url):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+
+    print(f"queue, {QueueItem.objects.filter(project=project).count():,} queue items:")
+    report("queue page (manager: counts, upcoming, pins, gold)", timed(lambda: get(page)), 0.3)
+    with mock.patch.object(review_selectors, "queue_status", _old_queue_status):
+        report("before: the same page with exact COUNTs", timed(lambda: get(page)))
+    shown, exact = (
+        review_selectors.queue_status(project=project),
+        _old_queue_status(project=project),
+    )
+    for key in ("in_queue", "open", "excluded"):
+        mark = "≈" if key in shown["approximate"] else "="
+        print(f"  {key:<10} shown {mark} {shown[key]:>9,}   exact {exact[key]:>9,}")
+    report("baseline: the my-work page (same layout, no queue)", timed(lambda: get(mine)))
+    report(
+        "baseline: SELECT COUNT(*) of the queue items",
+        timed(
+            lambda: sql_seconds(f"SELECT COUNT(*) FROM {items} WHERE project_id = %s", [project.pk])
+        ),
+    )
+
+
 def _cursor_url(api: str, after_id: int, query: str) -> str:
     """A cursor link positioned after trace ``after_id`` (what following ``next`` gives).
 
@@ -213,7 +406,7 @@ def _cursor_url(api: str, after_id: int, query: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--traces", type=int, default=1_000_000)
-    parser.add_argument("--only", default="dashboards,lists")
+    parser.add_argument("--only", default="dashboards,lists,queue")
     args = parser.parse_args()
 
     url = database()
@@ -243,7 +436,7 @@ def main() -> int:
         client = Client()
         client.force_login(user)
         for part in filter(None, args.only.split(",")):
-            {"dashboards": bench_dashboards, "lists": bench_lists}[part](
+            {"dashboards": bench_dashboards, "lists": bench_lists, "queue": bench_queue}[part](
                 client, project, args.traces
             )
     finally:

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.db.models import Max
 
 from reflectlab.annotations.models import Annotation
-from reflectlab.dashboards import effort, effort_figures, figures, selectors
+from reflectlab.dashboards import effort, effort_figures, figures, rollups, selectors
 from reflectlab.dashboards.selectors import Filters
 from reflectlab.projects.models import Project, Role
 from reflectlab.traces.models import Trace
@@ -178,13 +178,19 @@ def charts_for(role: str) -> list[Chart]:
     return [c for c in CHARTS.values() if Role.rank(role) >= Role.rank(PAGES[c.page].role)]
 
 
+# Read from the rollups (``rollups``), so never cached (see ``RowCache.get``).
+ROLLED_UP = (selectors.by_reflection_count, selectors.by_share_and_position)
+
+
 class RowCache:
     """Runs each selector once per request, and keeps its rows for a few minutes.
 
     Two charts may share one query. Across requests the rows are cached under
     a data version (the newest trace and annotation ids, two index lookups):
     new traces or annotations show at once; edits to existing rows (a
-    re-analysis, a review) show within ``TTL`` seconds.
+    re-analysis, a review) show within ``TTL`` seconds. The reflection charts'
+    two base queries read the rollups instead and are never cached: they are
+    current after every write.
     """
 
     TTL = 300
@@ -208,6 +214,9 @@ class RowCache:
         if selector not in self._rows and hasattr(selector, "base"):
             # A pure function of another selector's rows (``selectors.derived``).
             self._rows[selector] = selector.derive(self.get(selector.base))
+        if selector not in self._rows and selector in ROLLED_UP and rollups.answers(self.filters):
+            # The rollups are exact and current and cost a few milliseconds: never stale.
+            self._rows[selector] = selector(project=self.project, filters=self.filters)
         if selector not in self._rows:
             detail = f"{selector.__module__}.{selector.__name__}:{self.filters!r}:{self.version()}"
             key = f"dashboards:{self.project.pk}:{hashlib.sha256(detail.encode()).hexdigest()}"

@@ -162,7 +162,12 @@ def _trace_q(filters: Filters) -> Q:
 
 
 def branches(*, project: Project, filters: Filters) -> QuerySet[Trace]:
-    """Finished continuations from a hint; the run filter applies to the parent's run."""
+    """Finished continuations from a hint; the run filter applies to the parent's run.
+
+    The parent's grading and thinking length are read from the copies on the
+    branch (``parent_final_correct``, ``parent_thinking_chars``, kept by the
+    database), so no chart joins branches to parents.
+    """
     q = Q(parent__isnull=False, state=Trace.State.READY) & filters.time_q("created_at")
     if filters.run is not None:
         q &= Q(parent__run_id=filters.run)
@@ -177,11 +182,12 @@ def hint_success(*, project: Project, filters: Filters) -> list[dict[str, Any]]:
         branches(project=project, filters=filters)
         .values("model_name")
         .annotate(
-            branches=Count("id"),
-            correct=Count("id", filter=Q(final_correct=True)),
-            parent_wrong=Count("id", filter=Q(parent__final_correct=False)),
-            fixed=Count("id", filter=Q(parent__final_correct=False, final_correct=True)),
-            broken=Count("id", filter=Q(parent__final_correct=True, final_correct=False)),
+            # COUNT of an indexed column, not of id, keeps it index-only (trace_branches).
+            branches=Count("*"),
+            correct=Count("state", filter=Q(final_correct=True)),
+            parent_wrong=Count("state", filter=Q(parent_final_correct=False)),
+            fixed=Count("state", filter=Q(parent_final_correct=False, final_correct=True)),
+            broken=Count("state", filter=Q(parent_final_correct=True, final_correct=False)),
         )
         .order_by("model_name")
     )
@@ -206,7 +212,7 @@ def hint_size(*, project: Project, filters: Filters) -> list[dict[str, Any]]:
     the ratio is comparable with CALM's token share.
     """
     ratio = Cast(Length("hint"), FloatField()) / Cast(
-        NullIf(F("parent__thinking_chars"), Value(0)), FloatField()
+        NullIf(F("parent_thinking_chars"), Value(0)), FloatField()
     )
     rows = (
         branches(project=project, filters=filters)

@@ -5,8 +5,9 @@ plain rows (lists of dicts with JSON- and CSV-friendly values), so the same
 rows feed the Plotly figures, the CSV downloads and the stats API. They read
 the per-trace numbers the analysis copied into Trace columns (never the
 ``analysis`` JSON), and a whole reflection page is two scans of one covering
-index: ``by_reflection_count`` and ``by_share_and_position`` aggregate in the
-database into a few hundred rows, and every chart's rows are derived from
+index — or, usually, of the rollups that the database keeps (``rollups``):
+``by_reflection_count`` and ``by_share_and_position`` aggregate into a few
+hundred rows, and every chart's rows are derived from
 those (``derived``; sums and counts add up exactly). Runs, annotation and
 hints are in ``effort``.
 """
@@ -22,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Cast, Floor, Least
 
+from reflectlab.dashboards import rollups
 from reflectlab.dashboards.filters import Filters, ratio, rounded, traces
 from reflectlab.projects.models import Project
 from reflectlab.traces.analysis import REFLECTION_COUNT_COLUMNS
@@ -104,9 +106,17 @@ def _hash_aggregates():
 
 
 def by_reflection_count(*, project: Project, filters: Filters) -> Rows:
-    """Sums and counts per (model, number of reflection steps): one scan of the
-    covering index that feeds the headline numbers, the model table, the
-    reflection kinds, the reflection-steps boxes and the accuracy curve."""
+    """Sums and counts per (model, number of reflection steps): feeds the headline
+    numbers, the model table, the reflection kinds, the reflection-steps boxes and
+    the accuracy curve. Read from the rollups (a few thousand rows) when they can
+    answer the filters, else one scan of the covering index."""
+    if rollups.answers(filters):
+        return rollups.by_reflection_count(project=project, filters=filters)
+    return by_reflection_count_direct(project=project, filters=filters)
+
+
+def by_reflection_count_direct(*, project: Project, filters: Filters) -> Rows:
+    """``by_reflection_count`` from the traces themselves."""
     reflection_sums = {column: Sum(column) for column in REFLECTION_COUNT_COLUMNS.values()}
     rows = (
         traces(project=project, filters=filters)
@@ -140,8 +150,15 @@ def by_reflection_count(*, project: Project, filters: Filters) -> Rows:
 
 
 def by_share_and_position(*, project: Project, filters: Filters) -> Rows:
-    """Traces per (model, reflection-share bin, first-answer bin or None): the
-    second scan, feeding both histograms."""
+    """Traces per (model, reflection-share bin, first-answer bin or None), feeding
+    both histograms; from the rollups when they can answer the filters."""
+    if rollups.answers(filters):
+        return rollups.by_share_and_position(project=project, filters=filters)
+    return by_share_and_position_direct(project=project, filters=filters)
+
+
+def by_share_and_position_direct(*, project: Project, filters: Filters) -> Rows:
+    """``by_share_and_position`` from the traces themselves (a scan of ``trace_charts``)."""
     rows = (
         traces(project=project, filters=filters)
         .annotate(

@@ -3,17 +3,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from reflectlab.projects.models import Invite, Membership, Project
+
+
+def _counted(relation: str) -> Coalesce:
+    """The number of a project's rows of one relation, as its own subquery.
+
+    Two ``Count(..., distinct=True)`` over joins multiply the rows first: a
+    project of 100k prompts and 1M traces joined 10^11 rows, and the project
+    list after login never came back (issue 16). The related model comes from
+    the relation, so this app imports neither prompts nor traces.
+    """
+    related = Project._meta.get_field(relation).related_model
+    rows = related.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    return Coalesce(Subquery(rows.annotate(n=Count("*")).values("n")), 0)
 
 
 def projects_for_user(*, user: Any) -> QuerySet[Project]:
     return (
         Project.objects.filter(memberships__user_id=user.pk)
-        .annotate(
-            n_prompts=Count("prompts", distinct=True),
-            n_traces=Count("traces", distinct=True),
-        )
+        .annotate(n_prompts=_counted("prompts"), n_traces=_counted("traces"))
         .order_by("name", "id")
     )
 

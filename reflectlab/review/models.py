@@ -59,7 +59,13 @@ class QueueItem(models.Model):
             models.Index(
                 fields=["project", "is_gold", "in_queue", "is_open", "pin_order", "rank", "trace"],
                 name="queueitem_pick",
-            )
+            ),
+            # The queue page's pinned list (a handful of rows among a million).
+            models.Index(
+                fields=["project", "pinned_at", "trace"],
+                condition=models.Q(pin_order=0),
+                name="queueitem_pinned",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ these reads, never the other way round.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db import connection
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from reflectlab.annotations.models import Annotation
@@ -193,17 +195,57 @@ def project_agreement(*, project: Project) -> AgreementView:
     )
 
 
+# Queue counters are exact up to here; above it, the planner's estimate (issue 16:
+# an exact COUNT over a million queue items costs more than the whole page may).
+COUNT_CAP = 10_000
+
+
+def bounded_count(queryset: QuerySet, *, column: str, cap: int | None = None) -> tuple[int, bool]:
+    """(count, approximate): exact up to ``cap`` (reading at most cap + 1 index
+    entries of ``column``, which must be in the index so the scan skips the heap);
+    above it PostgreSQL's row estimate for the same query, never below the cap
+    (other databases count exactly)."""
+    cap = COUNT_CAP if cap is None else cap
+    n = queryset.order_by().values(column)[: cap + 1].count()
+    if n <= cap:
+        return n, False
+    if connection.vendor != "postgresql":
+        return queryset.count(), False  # SQLite serves small installs: exact
+    sql, params = queryset.order_by().values(column).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return max(int(plan[0]["Plan"]["Plan Rows"]), cap + 1), True
+
+
 def queue_status(*, project: Project, now: datetime | None = None) -> dict[str, Any]:
+    """The queue page's counters; ``approximate`` names those above ``COUNT_CAP``,
+    which are the planner's estimate. Each count reads a prefix of ``queueitem_pick``
+    (no heap, no Python loop over rows), so a million-item queue costs what a
+    ten-thousand-item one does."""
     now = now or timezone.now()
     items = QueueItem.objects.filter(project=project, is_gold=False, in_queue=True)
-    done_per_trace = (
+    in_queue, approx_queue = bounded_count(items, column="rank")
+    open_, approx_open = bounded_count(items.filter(is_open=True), column="rank")
+    # Gold and the rest apart: each reads a prefix of queueitem_pick
+    # (PostgreSQL cannot skip over is_gold to reach in_queue).
+    parts = [
+        bounded_count(
+            QueueItem.objects.filter(project=project, is_gold=gold, in_queue=False), column="rank"
+        )
+        for gold in (False, True)
+    ]
+    excluded, approx_excluded = sum(n for n, _ in parts), any(a for _, a in parts)
+    complete = (
         Claim.objects.filter(
             project=project, kind=Claim.Kind.ANNOTATE, state=Claim.State.DONE, is_gold=False
         )
         .values("trace_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
+        .filter(n__gte=project.overlap)
+        .count()
     )
-    complete = sum(1 for row in done_per_trace if row["n"] >= project.overlap)
     live = (
         Claim.objects.filter(project=project, state=Claim.State.ACTIVE, expires_at__gt=now)
         .values("kind")
@@ -222,17 +264,26 @@ def queue_status(*, project: Project, now: datetime | None = None) -> dict[str, 
     unqueued = Trace.objects.filter(project=project, parent__isnull=True, pk__gt=newest).count()
     return {
         "unqueued": unqueued,
-        "in_queue": items.count(),
-        "open": items.filter(is_open=True).count(),
+        "in_queue": in_queue,
+        "open": open_,
         "claimed": live_by_kind.get(Claim.Kind.ANNOTATE, 0),
         "reviewing": live_by_kind.get(Claim.Kind.REVIEW, 0),
         "complete": complete,
-        "excluded": QueueItem.objects.filter(project=project, in_queue=False).count(),
+        "excluded": excluded,
         "gold": GoldItem.objects.filter(project=project).count(),
         "submitted": annotations.get(Annotation.State.SUBMITTED, 0),
         "accepted": annotations.get(Annotation.State.ACCEPTED, 0),
         "rejected": annotations.get(Annotation.State.REJECTED, 0),
         "drafts": annotations.get(Annotation.State.DRAFT, 0),
+        "approximate": [
+            name
+            for name, approx in (
+                ("in_queue", approx_queue),
+                ("open", approx_open),
+                ("excluded", approx_excluded),
+            )
+            if approx
+        ],
     }
 
 

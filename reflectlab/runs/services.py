@@ -322,6 +322,10 @@ def trace_regenerate(
             origin=Trace.Origin.REGENERATION,
             state=Trace.State.PENDING,
             parent=trace,
+            # The database keeps these copies current; set here too so the
+            # instance agrees with its row.
+            parent_final_correct=trace.final_correct,
+            parent_thinking_chars=trace.thinking_chars,
             branch_step=step_index,
             hint=hint,
             continuation_mode=config.continuation_mode,

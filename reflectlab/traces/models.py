@@ -104,6 +104,12 @@ class Trace(models.Model):
         db_index=False,  # a partial index below: most traces are no branch
     )
     branch_step = models.PositiveIntegerField(null=True, blank=True)
+    # The parent's grading, copied onto each branch so the hint charts need no
+    # join (issue 16). The database keeps them current: a trigger fills them on
+    # every write of a branch and follows every change of its parent
+    # (migration traces 0008).
+    parent_final_correct = models.BooleanField(null=True, blank=True, editable=False)
+    parent_thinking_chars = models.PositiveIntegerField(null=True, blank=True, editable=False)
     hint = NulSafeTextField(blank=True)
     continuation_mode = models.CharField(max_length=20, blank=True)
     continuation_prefix_chars = models.PositiveIntegerField(null=True, blank=True)
@@ -216,6 +222,20 @@ class Trace(models.Model):
                 ],
                 condition=Q(run__isnull=False),
                 name="trace_runs",
+            ),
+            # The hint charts (``dashboards.effort``): branches by project and model,
+            # with the parent's grading copied onto them.
+            models.Index(
+                fields=[
+                    "project",
+                    "model_name",
+                    "created_at",
+                    "state",
+                    "final_correct",
+                    "parent_final_correct",
+                ],
+                condition=Q(parent__isnull=False),
+                name="trace_branches",
             ),
             # SET NULL when a model config is deleted.
             models.Index(
