@@ -85,7 +85,7 @@ class LoginView(auth_views.LoginView):
 def api_token(request: HttpRequest):
     """The signed-in user's API tokens: create one (its key shown this once), replace
     them all with one, revoke one or all. See ``core.tokens``."""
-    new_key = None
+    new_key = new_pk = None
     if request.method == "POST":
         form = TokenActionForm(request.POST)
         if not form.is_valid():
@@ -100,10 +100,15 @@ def api_token(request: HttpRequest):
                     request, "The token was revoked." if one else f"{revoked} token(s) revoked."
                 )
             return redirect("api-token-page")
-        issue = token_rotate if action == "rotate" else token_issue
-        new_key = issue(user=request.user).key
+        issued = (token_rotate if action == "rotate" else token_issue)(user=request.user)
+        new_key, new_pk = issued.key, issued.token.pk
     tokens = [
-        {"token": t, "expires_at": token_expires_at(t), "expired": token_is_expired(t)}
+        {
+            "token": t,
+            "expires_at": token_expires_at(t),
+            "expired": token_is_expired(t),
+            "new": t.pk == new_pk,
+        }
         for t in tokens_of(user=request.user)
     ]
     context = {"tokens": tokens, "new_key": new_key, "ttl_days": settings.REFLECTLAB_TOKEN_TTL_DAYS}
