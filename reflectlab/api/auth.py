@@ -1,4 +1,5 @@
-"""API authentication: expiring tokens, issued by ``POST auth/token`` and revoked by ``DELETE``."""
+"""API authentication: expiring tokens (stored as digests), issued by ``POST auth/token``
+and revoked by ``DELETE``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reflectlab.core.backends import THROTTLED_ATTR
+from reflectlab.core.models import ApiToken
 from reflectlab.core.tokens import token_expires_at, token_issue, token_revoke
 
 TokenOut = inline_serializer(
@@ -19,12 +21,15 @@ TokenOut = inline_serializer(
 
 
 class TokenApi(APIView):
-    """Exchange a username and password for an API token (``Authorization: Token …``),
-    or revoke the caller's token (``DELETE``).
+    """Exchange a username and password for a new API token (``Authorization: Token …``),
+    or revoke a token (``DELETE``).
 
-    Sign-ins are throttled per username and per client address (429 with
-    ``Retry-After`` when over the limit); tokens expire after
-    ``REFLECTLAB_TOKEN_TTL_DAYS`` days.
+    Every sign-in issues a **new** token (keys are stored as digests, so an
+    earlier one cannot be shown again); earlier tokens keep working until they
+    expire after ``REFLECTLAB_TOKEN_TTL_DAYS`` days or are revoked. ``DELETE``
+    sent with a token revokes that token; sent with a session cookie, all of
+    the caller's tokens. Sign-ins are throttled per username and per client
+    address (429 with ``Retry-After`` when over the limit).
     """
 
     parser_classes = [JSONParser, FormParser, MultiPartParser]
@@ -50,10 +55,11 @@ class TokenApi(APIView):
                     wait=retry_after, detail="Too many failed sign-ins; try again later."
                 )
             raise exceptions.ValidationError(serializer.errors)
-        token = token_issue(user=serializer.validated_data["user"])
-        return Response({"token": token.key, "expires_at": token_expires_at(token)})
+        issued = token_issue(user=serializer.validated_data["user"])
+        return Response({"token": issued.key, "expires_at": token_expires_at(issued.token)})
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request):
-        token_revoke(user=request.user)
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        token_revoke(user=request.user, token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class SignInCounter(models.Model):
@@ -30,3 +32,27 @@ class SignInCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.ident[:8]}… window {self.window}: {self.attempts}"
+
+
+class ApiToken(models.Model):
+    """An API token, kept as the SHA-256 digest of its key (``reflectlab.core.tokens``).
+
+    The key itself is shown once, when it is issued, and stored nowhere: a copy
+    of this table (a backup, a replica, a leaked query) holds no credential.
+    ``prefix`` (the key's first characters) only tells a user's tokens apart.
+    """
+
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the key, hex.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    prefix = models.CharField(max_length=8, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["user", "created"])]
+
+    def __str__(self) -> str:
+        return f"API token {self.prefix}… of {self.user}"

@@ -13,12 +13,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from reflectlab.celery import app
 from reflectlab.core.backends import THROTTLED_ATTR
+from reflectlab.core.forms import TokenActionForm
+from reflectlab.core.models import ApiToken
 from reflectlab.core.tokens import (
     token_expires_at,
     token_is_expired,
-    token_of,
+    token_issue,
     token_revoke,
     token_rotate,
+    tokens_of,
 )
 
 
@@ -80,26 +83,33 @@ class LoginView(auth_views.LoginView):
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest):
-    """The signed-in user's API token: when it expires, create a new one, revoke it."""
-    new_key = None
+    """The signed-in user's API tokens: create one (its key shown this once), replace
+    them all with one, revoke one or all. See ``core.tokens``."""
+    new_key = new_pk = None
     if request.method == "POST":
-        action = request.POST.get("action")
-        if action == "create":
-            new_key = token_rotate(user=request.user).key
-        elif action == "revoke":
-            if token_revoke(user=request.user):
-                messages.success(request, "Your API token was revoked.")
-            return redirect("api-token-page")
-        else:
+        form = TokenActionForm(request.POST)
+        if not form.is_valid():
             return HttpResponseBadRequest("Unknown action.")
-    token = token_of(user=request.user)
-    return render(
-        request,
-        "registration/api_token.html",
+        action, one = form.cleaned_data["action"], form.cleaned_data["token"]
+        if action == "revoke":
+            token = ApiToken.objects.filter(user=request.user, pk=one).first() if one else None
+            if one and token is None:
+                messages.error(request, "That token was already revoked.")
+            elif revoked := token_revoke(user=request.user, token=token):
+                messages.success(
+                    request, "The token was revoked." if one else f"{revoked} token(s) revoked."
+                )
+            return redirect("api-token-page")
+        issued = (token_rotate if action == "rotate" else token_issue)(user=request.user)
+        new_key, new_pk = issued.key, issued.token.pk
+    tokens = [
         {
-            "token": token,
-            "new_key": new_key,
-            "expires_at": token_expires_at(token) if token else None,
-            "expired": token_is_expired(token) if token else False,
-        },
-    )
+            "token": t,
+            "expires_at": token_expires_at(t),
+            "expired": token_is_expired(t),
+            "new": t.pk == new_pk,
+        }
+        for t in tokens_of(user=request.user)
+    ]
+    context = {"tokens": tokens, "new_key": new_key, "ttl_days": settings.REFLECTLAB_TOKEN_TTL_DAYS}
+    return render(request, "registration/api_token.html", context)

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reflectlab.core.access import object_for, project_for
+from reflectlab.core.errors import Conflict
 from reflectlab.exports import selectors, services
 from reflectlab.exports.models import Export
 from reflectlab.exports.views import CREATE_ROLE, DOWNLOAD_ROLE, download_response
@@ -113,10 +114,14 @@ class ExportDownloadApi(APIView):
 
 
 class ExportCancelApi(APIView):
+    """Cancel a queued or running export (409 ``Conflict``, the export as ``current``,
+    when it had already finished)."""
+
     @extend_schema(request=None, responses=ExportSerializer)
     def post(self, request, export_id: int):
         export, _ = object_for(request.user, Export.objects.all(), export_id, role=CREATE_ROLE)
-        if not services.export_cancel(export=export):
-            return Response({"detail": "The export has already finished."}, status=409)
+        cancelled = services.export_cancel(export=export)
         export.refresh_from_db()
+        if not cancelled:
+            raise Conflict("The export has already finished.", state=ExportSerializer(export).data)
         return Response(ExportSerializer(export).data)

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from reflectlab.annotations.services import annotation_state
 from reflectlab.core.access import object_for, project_for
+from reflectlab.core.errors import Conflict
 from reflectlab.core.ids import IdField
 from reflectlab.judges import memory, selectors, services
 from reflectlab.judges.evaluation import judge_evaluation
@@ -272,16 +273,17 @@ class JudgeRunDetailApi(APIView):
 
 
 class JudgeRunCancelApi(APIView):
-    """Cancel a queued or running judge run (409 when it had already finished)."""
+    """Cancel a queued or running judge run (409 ``Conflict``, the run as ``current``,
+    when it had already finished)."""
 
     @extend_schema(request=None, responses=JudgeRunSerializer)
     def post(self, request, run_id: int):
         run, _ = object_for(request.user, selectors.judge_run_detail(), run_id, role=Role.MANAGER)
-        cancelled = services.judge_run_cancel(run=run)
-        return Response(
-            JudgeRunSerializer(run).data,
-            status=status.HTTP_200_OK if cancelled else status.HTTP_409_CONFLICT,
-        )
+        if not services.judge_run_cancel(run=run):
+            raise Conflict(
+                f"Judge run {run.pk} has already finished.", state=JudgeRunSerializer(run).data
+            )
+        return Response(JudgeRunSerializer(run).data)
 
 
 # -- suggestions -------------------------------------------------------------------

@@ -13,7 +13,6 @@ suggestion in the same transaction (``folding``).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from django.db import transaction
@@ -24,7 +23,7 @@ from reflectlab.judges import folding, parsing, templates
 from reflectlab.judges.models import JudgeItem, JudgeRun, JudgeSample, ParseState
 from reflectlab.providers.base import Generation, GenerationRequest, Provider
 from reflectlab.runs import leases
-from reflectlab.runs.execution import MAX_ERROR_CHARS, Executor, Outcome
+from reflectlab.runs.execution import Executor, Outcome
 from reflectlab.traces.models import Trace
 
 RUNNING = JudgeItem.State.RUNNING
@@ -146,28 +145,13 @@ class JudgeExecutor(Executor):
         """Record finished items still claimed by us (compare-and-set), their samples,
         the run's counters, and the suggestions of traces whose samples are all in."""
         with transaction.atomic():
-            mine = JudgeItem.objects.filter(
-                pk__in=[o.item.pk for o in batch], holder=self.holder, state=RUNNING
-            )
-            if self.skip_locked:
-                mine = mine.select_for_update(of=("self",))
-            ours = set(mine.values_list("pk", flat=True))
-            batch = [o for o in batch if o.item.pk in ours]
+            batch = self._ours(batch, JudgeItem)
             if not batch:
                 return
             samples = [o.trace for o in batch if o.trace is not None]
             JudgeSample.objects.bulk_create(samples)
-            groups: dict[tuple[str, int, str], list[int]] = defaultdict(list)
-            for o in batch:
-                if o.trace is not None:
-                    key = (JudgeItem.State.DONE, o.attempts, "")
-                elif o.cancelled:
-                    key = (JudgeItem.State.CANCELLED, o.attempts, o.item.error)
-                else:
-                    key = (JudgeItem.State.FAILED, o.attempts, o.error[:MAX_ERROR_CHARS])
-                groups[key].append(o.item.pk)
             now = timezone.now()
-            for (state, attempts, error), pks in groups.items():
+            for (state, attempts, error), pks in self._groups(batch, JudgeItem).items():
                 JudgeItem.objects.filter(pk__in=pks).update(
                     state=state, attempts=attempts, error=error, holder="", lease_until=None,
                     updated_at=now,

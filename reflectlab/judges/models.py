@@ -19,6 +19,7 @@ from reflectlab.annotations.models import Annotation
 from reflectlab.projects.models import Project
 from reflectlab.prompts.models import Prompt
 from reflectlab.providers.models import ModelConfig
+from reflectlab.runs.models import RunBase, RunItemBase
 from reflectlab.traces.models import Trace
 
 MAX_SAMPLES = 16
@@ -74,15 +75,8 @@ class JudgePrompt(models.Model):
         return f"{self.judge} v{self.version}"
 
 
-class JudgeRun(models.Model):
+class JudgeRun(RunBase):
     """A judge over a set of traces, ``samples_per_trace`` samples each."""
-
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judge_runs")
     judge = models.ForeignKey(Judge, on_delete=models.CASCADE, related_name="runs")
@@ -90,65 +84,22 @@ class JudgeRun(models.Model):
     # The config at the time of the run (a judge may later point at another).
     model_config = models.ForeignKey(ModelConfig, on_delete=models.RESTRICT, related_name="+")
     samples_per_trace = models.PositiveSmallIntegerField(default=1)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
-    items_total = models.PositiveIntegerField(default=0)
-    items_done = models.PositiveIntegerField(default=0)
-    items_failed = models.PositiveIntegerField(default=0)
     items_unparsed = models.PositiveIntegerField(default=0)
-    tokens_prompt = models.BigIntegerField(default=0)
-    tokens_completion = models.BigIntegerField(default=0)
-    latency_total_ms = models.BigIntegerField(default=0)
-    error_summary = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-id"]
+    class Meta(RunBase.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"Judge run {self.pk} of {self.judge}"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.state in {self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED}
 
-    @property
-    def items_finished(self) -> int:
-        return self.items_done + self.items_failed
-
-    @property
-    def percent(self) -> int:
-        if not self.items_total:
-            return 100 if self.is_terminal else 0
-        return min(100, int(100 * self.items_finished / self.items_total))
-
-
-class JudgeItem(models.Model):
+class JudgeItem(RunItemBase):
     """One (trace, sample) of a judge run — claimed, leased and recorded like a RunItem."""
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
 
     run = models.ForeignKey(JudgeRun, on_delete=models.CASCADE, related_name="items")
     trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="+")
-    sample_index = models.PositiveIntegerField()
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    error = models.TextField(blank=True)
-    holder = models.CharField(max_length=120, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(RunItemBase.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["run", "trace", "sample_index"], name="judgeitem_unique_sample"

@@ -10,12 +10,11 @@ progress work as for runs (``reflectlab.runs.services``).
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max, QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from reflectlab.annotations.models import Annotation
@@ -34,12 +33,10 @@ from reflectlab.judges.models import (
     SuggestionOutcome,
 )
 from reflectlab.projects.models import Project
-from reflectlab.providers.base import PermanentProviderError
 from reflectlab.providers.models import ModelConfig
-from reflectlab.providers.registry import provider_for
 from reflectlab.review.policy import project_policy
 from reflectlab.review.queue import queue_sync
-from reflectlab.runs import conf
+from reflectlab.runs.lifecycle import creator, job_cancel, job_create, job_finalize, job_work
 from reflectlab.traces.filters import TraceFilterSet
 from reflectlab.traces.models import Trace
 from reflectlab.traces.selectors import trace_list
@@ -48,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 500_000
 ITEM_BATCH = 1000
-MAX_ERROR_CHARS = 2000
 
 
 # -- judges and prompt versions ----------------------------------------------------
@@ -102,10 +98,10 @@ def judge_create(
             kind=kind,
             model_config=model_config,
             samples_per_trace=samples_per_trace,
-            created_by=_user(user),
+            created_by=creator(user),
         )
         JudgePrompt.objects.create(
-            judge=judge, version=1, template=template, created_by=_user(user)
+            judge=judge, version=1, template=template, created_by=creator(user)
         )
     return judge
 
@@ -155,7 +151,7 @@ def judge_prompt_add(*, judge: Judge, template: str, user) -> JudgePrompt:
         if last is not None and last.template == template:
             return last
         return JudgePrompt.objects.create(
-            judge=judge, version=latest + 1, template=template, created_by=_user(user)
+            judge=judge, version=latest + 1, template=template, created_by=creator(user)
         )
 
 
@@ -213,70 +209,41 @@ def judge_run_create(
         raise ValidationError({"traces": "No finished traces with steps match."})
     if len(ids) * samples > MAX_ITEMS:
         raise ValidationError({"traces": f"At most {MAX_ITEMS} requests per judge run."})
-    with transaction.atomic():
-        run = JudgeRun.objects.create(
-            project_id=judge.project_id,
-            judge=judge,
-            prompt=prompt,
-            model_config_id=judge.model_config_id,
-            samples_per_trace=samples,
-            items_total=len(ids) * samples,
-            created_by=_user(user),
-        )
+
+    def add_items(run: JudgeRun) -> None:
         # Sample-major: every trace gets its first sample before any gets a second.
         JudgeItem.objects.bulk_create(
             [JudgeItem(run=run, trace_id=pk, sample_index=s) for s in range(samples) for pk in ids],
             batch_size=ITEM_BATCH,
         )
-        for _ in range(int(conf.get("REFLECTLAB_RUN_TASKS")) if enqueue else 0):
-            judge_run_enqueue(run.pk)
-    return run
+
+    return job_create(
+        model=JudgeRun,
+        user=user,
+        items_total=len(ids) * samples,
+        add_work=add_items,
+        enqueue=judge_run_enqueue if enqueue else None,
+        project_id=judge.project_id,
+        judge=judge,
+        prompt=prompt,
+        model_config_id=judge.model_config_id,
+        samples_per_trace=samples,
+    )
 
 
 def judge_run_cancel(*, run: JudgeRun) -> bool:
     """Compare-and-set; pending items are cancelled, requests in flight finish."""
-    with transaction.atomic():
-        changed = JudgeRun.objects.filter(
-            pk=run.pk, state__in=[JudgeRun.State.QUEUED, JudgeRun.State.RUNNING]
-        ).update(state=JudgeRun.State.CANCELLED, finished_at=timezone.now())
-        if changed:
-            JudgeItem.objects.filter(run_id=run.pk, state=JudgeItem.State.PENDING).update(
-                state=JudgeItem.State.CANCELLED
-            )
-    run.refresh_from_db()
-    return bool(changed)
-
-
-def _error_summary(run_id: int) -> str:
-    errors = Counter(
-        (e or "")[:160]
-        for e in JudgeItem.objects.filter(run_id=run_id, state=JudgeItem.State.FAILED).values_list(
-            "error", flat=True
-        )
-    )
-    return "\n".join(f"{n}x {message}" for message, n in errors.most_common(10))
+    return job_cancel(job=run)
 
 
 def judge_run_finalize(*, run_id: int) -> bool:
     """Close a running judge run whose items are all finished (compare-and-set)."""
-    if JudgeItem.objects.filter(
-        run_id=run_id, state__in=[JudgeItem.State.PENDING, JudgeItem.State.RUNNING]
-    ).exists():
+    if not job_finalize(model=JudgeRun, job_id=run_id):
         return False
-    run = JudgeRun.objects.select_related("project").get(pk=run_id)
-    state = (
-        JudgeRun.State.FAILED
-        if run.items_failed and not run.items_done
-        else JudgeRun.State.SUCCEEDED
-    )
-    finished = bool(
-        JudgeRun.objects.filter(pk=run_id, state=JudgeRun.State.RUNNING).update(
-            state=state, finished_at=timezone.now(), error_summary=_error_summary(run_id)
-        )
-    )
-    if finished and set(project_policy(run.project).order) & set(routing.ORDER_KEYS):
-        queue_sync(project=run.project, full=True)  # the new suggestions move traces
-    return finished
+    project = JudgeRun.objects.select_related("project").get(pk=run_id).project
+    if set(project_policy(project).order) & set(routing.ORDER_KEYS):
+        queue_sync(project=project, full=True)  # the new suggestions move traces
+    return True
 
 
 def judge_run_execute(*, run_id: int) -> JudgeRun:
@@ -291,18 +258,7 @@ def judge_run_execute(*, run_id: int) -> JudgeRun:
         return run
     if started:  # the analyser's suggestions for the same traces, to compare with the judge's
         _analyser_ensure(run)
-    config = run.model_config
-    try:
-        provider = provider_for(config)
-    except PermanentProviderError as exc:
-        _fail_all(run, str(exc))
-        return JudgeRun.objects.get(pk=run_id)
-    threads = max(1, min(config.max_concurrency, int(conf.get("REFLECTLAB_RUN_MAX_THREADS"))))
-    try:
-        JudgeExecutor(run, provider, threads).execute()
-    finally:
-        provider.close()
-    judge_run_finalize(run_id=run_id)
+    job_work(job=run, executor=JudgeExecutor, finalize=judge_run_finalize)
     return JudgeRun.objects.get(pk=run_id)
 
 
@@ -310,15 +266,6 @@ def _analyser_ensure(run: JudgeRun) -> None:
     trace_ids = JudgeItem.objects.filter(run_id=run.pk, sample_index=0).values("trace_id")
     traces = Trace.objects.filter(pk__in=trace_ids).only("id", "project_id", "analysis", "logprobs")
     folding.analyser_suggestions_ensure(traces=traces.iterator(chunk_size=200))
-
-
-def _fail_all(run: JudgeRun, message: str) -> None:
-    with transaction.atomic():
-        failed = JudgeItem.objects.filter(
-            run_id=run.pk, state__in=[JudgeItem.State.PENDING, JudgeItem.State.RUNNING]
-        ).update(state=JudgeItem.State.FAILED, error=message[:MAX_ERROR_CHARS], holder="")
-        JudgeRun.objects.filter(pk=run.pk).update(items_failed=F("items_failed") + failed)
-    judge_run_finalize(run_id=run.pk)
 
 
 def judge_runs_resume() -> int:
@@ -470,7 +417,3 @@ def suggestion_outcomes_on_submit(*, annotation_id: int) -> int:
 
 def analyser_suggestions_ensure(*, traces) -> int:
     return folding.analyser_suggestions_ensure(traces=traces)
-
-
-def _user(user):
-    return user if getattr(user, "is_authenticated", False) else None

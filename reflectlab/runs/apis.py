@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from reflectlab.annotations import services as annotation_services
 from reflectlab.annotations.models import Annotation
 from reflectlab.core.access import object_for, project_for
+from reflectlab.core.errors import Conflict
 from reflectlab.projects.models import Role
 from reflectlab.providers.models import ModelConfig
 from reflectlab.runs import selectors, services
@@ -132,18 +133,17 @@ class RunDetailApi(APIView):
 
 
 class RunCancelApi(APIView):
-    """Cancel a queued or running run (409 when it had already finished)."""
+    """Cancel a queued or running run (409 ``Conflict``, the run as ``current``, when it
+    had already finished)."""
 
     @extend_schema(request=None, responses=RunSerializer)
     def post(self, request, run_id: int):
         run, _ = object_for(
             request.user, selectors.run_detail(run_id=run_id), run_id, role=Role.MANAGER
         )
-        cancelled = services.run_cancel(run=run)
-        return Response(
-            RunSerializer(run).data,
-            status=status.HTTP_200_OK if cancelled else status.HTTP_409_CONFLICT,
-        )
+        if not services.run_cancel(run=run):
+            raise Conflict(f"Run {run.pk} has already finished.", state=RunSerializer(run).data)
+        return Response(RunSerializer(run).data)
 
 
 class RegenerateInputSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reflectlab.core.access import object_for
+from reflectlab.core.errors import Conflict
 from reflectlab.projects.models import Role
 from reflectlab.runs import batch, selectors
 from reflectlab.runs.models import Run
@@ -87,9 +88,6 @@ class BatchSubmitApi(APIView):
     def post(self, request, run_id: int):
         run = batch_run_for(request.user, run_id)
         if run.batch_id or run.is_terminal:
-            return Response(
-                {"error": {"status": 409, "code": "conflict", "detail": "Already submitted."}},
-                status=status.HTTP_409_CONFLICT,
-            )
+            raise Conflict("This run was already submitted or has finished.")
         batch.run_batch_submit_enqueue(run=run)
         return Response({"detail": "Submitting."}, status=status.HTTP_202_ACCEPTED)

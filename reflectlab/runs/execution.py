@@ -52,7 +52,7 @@ from reflectlab.providers.base import (
 from reflectlab.providers.models import ModelConfig
 from reflectlab.providers.registry import endpoint_key, sampling_for
 from reflectlab.runs import conf, leases
-from reflectlab.runs.models import Run, RunItem
+from reflectlab.runs.models import Run, RunItem, RunItemBase
 from reflectlab.traces.models import Trace
 from reflectlab.traces.services import trace_analyze
 
@@ -305,6 +305,38 @@ class Executor:
             )
             self._write_batch([failed])
 
+    def _ours(self, batch: list[Outcome], items: type[RunItemBase]) -> list[Outcome]:
+        """The outcomes whose items we still hold (compare-and-set; locked on
+        PostgreSQL until the caller's transaction ends)."""
+        mine = items.objects.filter(
+            pk__in=[o.item.pk for o in batch], holder=self.holder, state=items.State.RUNNING
+        )
+        if self.skip_locked:
+            mine = mine.select_for_update(of=("self",))
+        ours = set(mine.values_list("pk", flat=True))
+        return [o for o in batch if o.item.pk in ours]
+
+    @staticmethod
+    def _groups(
+        batch: list[Outcome], items: type[RunItemBase]
+    ) -> dict[tuple[str, int, str], list[int]]:
+        """Item ids per (state, attempts, error): one UPDATE per group, not per item.
+        A stored error loses NULs (PostgreSQL text refuses them) and is bounded."""
+        groups: dict[tuple[str, int, str], list[int]] = defaultdict(list)
+        for o in batch:
+            if o.trace is not None:
+                key = (items.State.DONE, o.attempts, "")
+            elif o.cancelled:
+                key = (items.State.CANCELLED, o.attempts, o.item.error)
+            else:
+                key = (
+                    items.State.FAILED,
+                    o.attempts,
+                    o.error.replace("\x00", "")[:MAX_ERROR_CHARS],
+                )
+            groups[key].append(o.item.pk)
+        return groups
+
     def _write_batch(self, batch: list[Outcome]) -> None:
         """Record finished items; only those still claimed by us (compare-and-set).
 
@@ -314,31 +346,15 @@ class Executor:
         ``CASE`` per item and column, which cost more CPU than the requests.
         """
         with transaction.atomic():
-            mine = RunItem.objects.filter(
-                pk__in=[o.item.pk for o in batch], holder=self.holder, state=RunItem.State.RUNNING
-            )
-            if self.skip_locked:
-                mine = mine.select_for_update(of=("self",))
-            ours = set(mine.values_list("pk", flat=True))
-            batch = [o for o in batch if o.item.pk in ours]
+            batch = self._ours(batch, RunItem)
             if not batch:
                 return
             traces = [o.trace for o in batch if o.trace is not None]
             for trace in traces:  # a rolled-back earlier try may have set them
                 trace.pk = None
             Trace.objects.bulk_create(traces)
-            groups: dict[tuple[str, int, str], list[int]] = defaultdict(list)
-            for o in batch:
-                if o.trace is not None:
-                    key = (RunItem.State.DONE, o.attempts, "")
-                elif o.cancelled:
-                    key = (RunItem.State.CANCELLED, o.attempts, o.item.error)
-                else:
-                    error = o.error.replace("\x00", "")[:MAX_ERROR_CHARS]
-                    key = (RunItem.State.FAILED, o.attempts, error)
-                groups[key].append(o.item.pk)
             now = timezone.now()
-            for (state, attempts, error), pks in groups.items():
+            for (state, attempts, error), pks in self._groups(batch, RunItem).items():
                 values: dict[str, Any] = {
                     "state": state, "attempts": attempts, "error": error,
                     "holder": "", "lease_until": None, "updated_at": now,

@@ -8,8 +8,14 @@ from reflectlab.prompts.models import Prompt
 from reflectlab.providers.models import ModelConfig
 
 
-class Run(models.Model):
-    """Sampling ``samples_per_prompt`` traces for each of a set of prompts."""
+class RunBase(models.Model):
+    """What a run and a judge run share: a job of model calls, counted item by item.
+
+    The state machine (queued → running → succeeded / failed / cancelled), the
+    counters the executor adds to in its batched writes (``execution``), the
+    timestamps and the progress a page shows. Subclasses add what the work is
+    over (prompts x samples, traces x samples) and the config it calls.
+    """
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -18,14 +24,6 @@ class Run(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    class Mode(models.TextChoices):
-        LIVE = "live", "Live (workers call the model)"
-        BATCH = "batch", "Batch (OpenAI Batch JSONL out, results file in)"
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
-    model_config = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="runs")
-    prompts = models.ManyToManyField(Prompt, related_name="runs", blank=True)
-    samples_per_prompt = models.PositiveSmallIntegerField(default=1)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     items_total = models.PositiveIntegerField(default=0)
     items_done = models.PositiveIntegerField(default=0)
@@ -34,9 +32,6 @@ class Run(models.Model):
     tokens_completion = models.BigIntegerField(default=0)
     latency_total_ms = models.BigIntegerField(default=0)
     error_summary = models.TextField(blank=True)
-    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
-    batch_id = models.CharField(max_length=200, blank=True, help_text="The server's batch id.")
-    batch_status = models.CharField(max_length=32, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -45,10 +40,8 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-id"]
-
-    def __str__(self) -> str:
-        return f"Run {self.pk} of {self.model_config}"
 
     @property
     def is_terminal(self) -> bool:
@@ -65,13 +58,35 @@ class Run(models.Model):
         return min(100, int(100 * self.items_finished / self.items_total))
 
 
-class RunItem(models.Model):
-    """One (prompt, sample) of a run: the unit a worker claims, retries and records.
+class Run(RunBase):
+    """Sampling ``samples_per_prompt`` traces for each of a set of prompts."""
+
+    class Mode(models.TextChoices):
+        LIVE = "live", "Live (workers call the model)"
+        BATCH = "batch", "Batch (OpenAI Batch JSONL out, results file in)"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    model_config = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="runs")
+    prompts = models.ManyToManyField(Prompt, related_name="runs", blank=True)
+    samples_per_prompt = models.PositiveSmallIntegerField(default=1)
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
+    batch_id = models.CharField(max_length=200, blank=True, help_text="The server's batch id.")
+    batch_status = models.CharField(max_length=32, blank=True)
+
+    class Meta(RunBase.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.model_config}"
+
+
+class RunItemBase(models.Model):
+    """One unit of a ``RunBase`` job that a worker claims, retries and records.
 
     ``holder``/``lease_until`` is the claim of the worker thread working on it;
     a worker that dies leaves a claim that expires (or whose process is seen
-    dead), and the item is taken again — the Trace's unique (run, prompt,
-    sample_index) makes that retake unable to write a second trace.
+    dead), and the item is taken again. Subclasses add ``run`` (their job) and
+    what the unit is over.
     """
 
     class State(models.TextChoices):
@@ -81,21 +96,31 @@ class RunItem(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="items")
-    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
     sample_index = models.PositiveIntegerField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
-    trace = models.ForeignKey(
-        "traces.Trace", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     holder = models.CharField(max_length=120, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        abstract = True
         ordering = ["id"]
+
+
+class RunItem(RunItemBase):
+    """One (prompt, sample) of a run. The Trace's unique (run, prompt,
+    sample_index) makes a retake after a dead worker unable to write a second
+    trace."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="items")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
+    trace = models.ForeignKey(
+        "traces.Trace", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(RunItemBase.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["run", "prompt", "sample_index"], name="runitem_unique_sample"

@@ -25,24 +25,21 @@ How a run executes (``run_execute``, called by ``tasks.run_execute_task``):
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from reflectlab.core.limits import MAX_ERROR_CHARS
 from reflectlab.projects.models import Project
 from reflectlab.prompts.models import Prompt
-from reflectlab.providers.base import PermanentProviderError
 from reflectlab.providers.models import ModelConfig
-from reflectlab.providers.registry import provider_for
 from reflectlab.runs import conf
 from reflectlab.runs.continuation import continuation_prefix, trace_continue
 from reflectlab.runs.execution import Executor
+from reflectlab.runs.lifecycle import job_cancel, job_create, job_finalize, job_work
 from reflectlab.runs.models import Run, RunItem
 from reflectlab.traces.models import Trace
 
@@ -102,62 +99,34 @@ def run_create(
         raise ValidationError({"mode": f"mode must be one of {Run.Mode.values}."})
     if mode == Run.Mode.BATCH:
         enqueue = False
-    with transaction.atomic():
-        run = Run.objects.create(
-            project=project,
-            model_config=model_config,
-            mode=mode,
-            samples_per_prompt=samples_per_prompt,
-            items_total=len(ids) * samples_per_prompt,
-            created_by=user if getattr(user, "is_authenticated", False) else None,
-        )
+
+    def add_prompts(run: Run) -> None:
         through = Run.prompts.through
         through.objects.bulk_create(
             [through(run_id=run.pk, prompt_id=pk) for pk in ids], batch_size=ITEM_BATCH
         )
-        for _ in range(int(conf.get("REFLECTLAB_RUN_TASKS")) if enqueue else 0):
-            run_execute_task.delay_on_commit(run.pk)
-    return run
+
+    return job_create(
+        model=Run,
+        user=user,
+        items_total=len(ids) * samples_per_prompt,
+        add_work=add_prompts,
+        enqueue=run_execute_task.delay_on_commit if enqueue else None,
+        project=project,
+        model_config=model_config,
+        mode=mode,
+        samples_per_prompt=samples_per_prompt,
+    )
 
 
 def run_cancel(*, run: Run) -> bool:
     """Stop a run: compare-and-set; pending items are cancelled, in-flight ones finish."""
-    with transaction.atomic():
-        changed = Run.objects.filter(
-            pk=run.pk, state__in=[Run.State.QUEUED, Run.State.RUNNING]
-        ).update(state=Run.State.CANCELLED, finished_at=timezone.now())
-        if changed:
-            RunItem.objects.filter(run_id=run.pk, state=RunItem.State.PENDING).update(
-                state=RunItem.State.CANCELLED
-            )
-    run.refresh_from_db()
-    return bool(changed)
-
-
-def _error_summary(run_id: int) -> str:
-    errors = Counter(
-        (e or "")[:160]
-        for e in RunItem.objects.filter(run_id=run_id, state=RunItem.State.FAILED).values_list(
-            "error", flat=True
-        )
-    )
-    return "\n".join(f"{n}x {message}" for message, n in errors.most_common(10))
+    return job_cancel(job=run)
 
 
 def run_finalize(*, run_id: int) -> bool:
     """Close a running run whose items are all finished (compare-and-set)."""
-    unfinished = RunItem.objects.filter(
-        run_id=run_id, state__in=[RunItem.State.PENDING, RunItem.State.RUNNING]
-    ).exists()
-    if unfinished:
-        return False
-    run = Run.objects.get(pk=run_id)
-    state = Run.State.FAILED if run.items_failed and not run.items_done else Run.State.SUCCEEDED
-    return bool(
-        Run.objects.filter(pk=run_id, state=Run.State.RUNNING).update(
-            state=state, finished_at=timezone.now(), error_summary=_error_summary(run_id)
-        )
-    )
+    return job_finalize(model=Run, job_id=run_id)
 
 
 def items_ensure(run: Run) -> None:
@@ -237,28 +206,8 @@ def run_execute(*, run_id: int, on_item: Callable[[], None] | None = None) -> Ru
     if run.state != Run.State.RUNNING or run.mode != Run.Mode.LIVE:
         return run  # finished, cancelled, or a batch run (its results come from a file)
     items_ensure(run)
-    config = run.model_config
-    try:
-        provider = provider_for(config)
-    except PermanentProviderError as exc:
-        _fail_all(run, str(exc))
-        return Run.objects.get(pk=run_id)
-    threads = max(1, min(config.max_concurrency, int(conf.get("REFLECTLAB_RUN_MAX_THREADS"))))
-    try:
-        Executor(run, provider, threads).execute(on_item=on_item)
-    finally:
-        provider.close()
-    run_finalize(run_id=run_id)
+    job_work(job=run, executor=Executor, finalize=run_finalize, on_item=on_item)
     return Run.objects.get(pk=run_id)
-
-
-def _fail_all(run: Run, message: str) -> None:
-    with transaction.atomic():
-        failed = RunItem.objects.filter(
-            run_id=run.pk, state__in=[RunItem.State.PENDING, RunItem.State.RUNNING]
-        ).update(state=RunItem.State.FAILED, error=message[:MAX_ERROR_CHARS], holder="")
-        Run.objects.filter(pk=run.pk).update(items_failed=F("items_failed") + failed)
-    run_finalize(run_id=run.pk)
 
 
 # -- regeneration from a hint ----------------------------------------------------

@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
-from rest_framework.authtoken.models import Token
 
+from reflectlab.core.tokens import token_issue
 from reflectlab.providers.models import ModelConfig
 from reflectlab.runs.models import Run
 from tests.dashboards.conftest import make_trace
@@ -42,7 +42,7 @@ def world(transactional_db, user):
     make_trace(project, model_name="m", parent=traces[0], hint="look again", final_correct=True)
     config = ModelConfig.objects.create(project=project, name="local", model="tiny")
     run = Run.objects.create(project=project, model_config=config)
-    token = Token.objects.create(user=user)
+    token = token_issue(user=user)
     return {
         "project": project,
         "trace": traces[0],

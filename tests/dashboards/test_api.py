@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from reflectlab.core.tokens import token_issue
 from reflectlab.dashboards.charts import CHARTS
 from tests.dashboards.conftest import ALPHA, BETA
 
@@ -66,9 +67,7 @@ def test_outsiders_get_404_and_anonymous_401(known, make_user):
 
 
 def test_token_auth_works(known, user):
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.create(user=user)
+    token = token_issue(user=user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     assert client.get(stats_url(known.project)).status_code == 200

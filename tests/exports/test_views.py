@@ -172,7 +172,12 @@ def test_api_export_list_is_paginated(api, project):
 def test_api_cancel(api, project):
     export = Export.objects.create(project=project, kind="preference", state="running")
     assert api.post(reverse("api-export-cancel", args=[export.pk])).json()["state"] == "cancelled"
-    assert api.post(reverse("api-export-cancel", args=[export.pk])).status_code == 409
+    again = api.post(reverse("api-export-cancel", args=[export.pk]))
+    assert again.status_code == 409  # the one Conflict shape, the export as it is now
+    assert again.json()["error"] == {
+        "status": 409, "code": "conflict", "detail": "The export has already finished."
+    }  # fmt: skip
+    assert again.json()["current"]["state"] == "cancelled"
 
 
 def test_export_command_writes_and_copies(project, tmp_path):

@@ -108,7 +108,12 @@ def test_judge_run_create_status_and_cancel(
     assert (run["state"], run["items_total"], run["prompt_version"]) == ("queued", 1, 1)
     assert api.get(f"/api/v1/judge-runs/{run['id']}/").json()["percent"] == 0
     assert api.post(f"/api/v1/judge-runs/{run['id']}/cancel").status_code == 200
-    assert api.post(f"/api/v1/judge-runs/{run['id']}/cancel").status_code == 409
+    again = api.post(f"/api/v1/judge-runs/{run['id']}/cancel")
+    assert again.status_code == 409  # the one Conflict shape, the run as it is now
+    assert again.json()["error"] == {
+        "status": 409, "code": "conflict", "detail": f"Judge run {run['id']} has already finished."
+    }  # fmt: skip
+    assert again.json()["current"]["state"] == "cancelled"
     none = api.post("/api/v1/judge-runs/", {"judge": judge.pk, "traces": "selection",
                                             "trace_ids": [10**9]}, format="json")  # fmt: skip
     assert none.status_code == 400

@@ -7,6 +7,7 @@ import pytest
 
 from reflectlab.judges import services
 from reflectlab.judges.models import JudgeItem, JudgeRun, JudgeSample, Suggestion
+from reflectlab.providers.models import ModelConfig
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,3 +97,20 @@ def test_a_nul_in_the_judges_answer_is_stored_and_parsed(user, make_judge, make_
     assert "\x00" not in sample.raw_output and "\ufffd" in sample.raw_output
     suggestion = Suggestion.objects.get(run=run)
     assert (suggestion.verdict, suggestion.first_error_step) == ("incorrect", 1)
+
+
+def test_a_judge_whose_provider_cannot_be_built_fails_every_item(
+    user, make_judge, make_trace, judge_server
+):
+    make_trace("a"), make_trace("b")
+    judge = make_judge(samples_per_trace=2)
+    run = services.judge_run_create(judge=judge, user=user, enqueue=False)
+    ModelConfig.objects.filter(pk=judge.model_config_id).update(provider="carrier-pigeon")
+
+    run = services.judge_run_execute(run_id=run.pk)
+
+    assert run.state == JudgeRun.State.FAILED and run.percent == 100
+    assert (run.items_total, run.items_done, run.items_failed) == (4, 0, 4)
+    assert "4x Unknown provider kind 'carrier-pigeon'." in run.error_summary
+    assert judge_server.requests == []
+    assert not Suggestion.objects.filter(run=run).exists()

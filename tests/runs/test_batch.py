@@ -209,6 +209,11 @@ def test_api_creates_batch_runs_and_submit_enqueues_on_commit(
     ):
         assert api.post(reverse("api-run-batch-submit", args=[run_id])).status_code == 202
     submit.assert_called_once_with(run_id)
+    Run.objects.filter(pk=run_id).update(batch_id="batch-1")
+    again = api.post(reverse("api-run-batch-submit", args=[run_id]))
+    assert again.status_code == 409
+    assert again.json() == {"error": {"status": 409, "code": "conflict",
+                                      "detail": "This run was already submitted or has finished."}}  # fmt: skip
 
 
 def test_run_page_shows_the_batch_panel_and_imports_a_file(batch_run, logged_in):

@@ -89,7 +89,12 @@ def test_api_create_status_and_cancel(api, project, make_config, make_prompts, m
     status = api.get(f"/api/v1/runs/{body['id']}/").json()
     assert status["percent"] == 0 and status["errors"] == []
     assert api.post(f"/api/v1/runs/{body['id']}/cancel").json()["state"] == "cancelled"
-    assert api.post(f"/api/v1/runs/{body['id']}/cancel").status_code == 409
+    again = api.post(f"/api/v1/runs/{body['id']}/cancel")
+    assert again.status_code == 409  # the one Conflict shape, the run as it is now
+    assert again.json()["error"] == {
+        "status": 409, "code": "conflict", "detail": f"Run {body['id']} has already finished."
+    }  # fmt: skip
+    assert again.json()["current"]["state"] == "cancelled"
 
 
 def test_api_refuses_a_config_of_another_project(api, project, make_prompts):
