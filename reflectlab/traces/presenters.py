@@ -214,6 +214,7 @@ def present_trace(
     first_error: int | None = None,
     steps: list[dict[str, Any]] | None = None,
     editable: bool = False,
+    only: tuple[int, int] | None = None,
 ) -> TraceView:
     """Render-ready steps, marks and the answer section of ``trace``.
 
@@ -222,14 +223,22 @@ def present_trace(
     when they differ from the analysis' (annotators' split/merge edits); the
     analysis' candidates and episodes are placed on them by offset.
     ``editable`` adds the split points (sentence starts) for step edits.
+    ``only=(start, stop)`` presents just those steps, one block each and no
+    answer section: the body of a fold opened on demand.
     """
     analysis = trace.analysis or {}
     extraction = analysis.get("extraction") or {}
     raw = trace.raw_response or ""
     source = trace.step_text
     steps = steps if steps is not None else analysis.get("steps") or []
+    indices = range(len(steps)) if only is None else range(*slice(*only).indices(len(steps)))
     strong = sorted(analysis.get("split_points") or []) if editable else []
-    sentences = sentence_starts(source, 0, len(source)) if editable else []
+    sentences = []
+    if editable and indices:
+        lo, hi = steps[indices[0]]["start"], steps[indices[-1]]["end"]
+        sentences = (
+            sentence_starts(source, lo, hi) if only else sentence_starts(source, 0, len(source))
+        )
     candidates = analysis.get("candidates") or []
     labels = labels or {}
 
@@ -260,7 +269,8 @@ def present_trace(
     badges = _episode_badges(analysis, steps)
     episodes = _episodes(analysis, steps)
     views: list[StepView] = []
-    for i, s in enumerate(steps):
+    for i in indices:
+        s = steps[i]
         a, b = s["start"], s["end"]
         step_marks = marks[i]
         has_candidate = bool(step_marks)
@@ -301,7 +311,7 @@ def present_trace(
         )
 
     answer: list[Segment] = []
-    answer_start = extraction.get("answer_start")
+    answer_start = extraction.get("answer_start") if only is None else None
     if answer_start is not None and answer_start < len(raw):
         # Skip the blank lines after </think>; offsets stay those of the raw text.
         answer_start += len(raw) - answer_start - len(raw[answer_start:].lstrip())
@@ -310,9 +320,13 @@ def present_trace(
             answer = []
 
     return TraceView(
-        blocks=_blocks(views, closed=len(views) >= FOLD_CLOSED_FROM_STEPS),
+        blocks=(
+            _blocks(views, closed=len(views) >= FOLD_CLOSED_FROM_STEPS)
+            if only is None
+            else [Block([v]) for v in views]
+        ),
         answer=answer,
-        n_steps=len(views),
+        n_steps=len(steps),
         truncated=bool(analysis.get("truncated")),
         untagged=extraction.get("source") == "untagged",
         metrics=analysis.get("metrics") or {},

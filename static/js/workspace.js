@@ -80,6 +80,7 @@
     if (i >= 0) setCurrent(i); else flash(`No ${dir > 0 ? "next" : "previous"} ${what}.`);
   }
   function toggleFolds() {
+    if (window.reflectlabFolds) { window.reflectlabFolds.toggleAll(); return; }
     const folds = Array.from(document.querySelectorAll("#trace-steps details.fold"));
     const open = folds.some((d) => !d.open);
     folds.forEach((d) => { d.open = open; });
@@ -453,6 +454,21 @@
     const failed = $("branches").querySelector("article.branch:last-child.state-failed");
     status(`Saved v${field("version").value} · ${failed ? "regeneration failed" : "branch ready"}`,
       failed ? "failed" : "saved");
+  });
+
+  // A fold's steps arrived (folds.js): the new elements take their placeholders' places.
+  document.addEventListener("reflectlab:steps-loaded", (ev) => {
+    const fresh = Array.from(document.querySelectorAll("#trace-steps .step"));
+    if (!ev.detail.root.closest("#trace-steps") || fresh.length !== steps.length) return;
+    steps.splice(0, steps.length, ...fresh);
+    const first = firstErrorValue();
+    ev.detail.root.querySelectorAll(".step").forEach((el) => {
+      const i = steps.indexOf(el);
+      paintLabel(i);
+      el.classList.toggle("first-error", first === i);
+      if (i === cur) { el.classList.add("current"); el.scrollIntoView({ block: "nearest" }); }
+    });
+    observeMath(ev.detail.root);
   });
 
   labelSummary();
