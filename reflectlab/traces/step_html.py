@@ -95,7 +95,7 @@ def _fold(block: Block, prefix: str, *, fragment_url: str | None, open_all: bool
         f'<details class="fold lazy" data-start="{start}" data-stop="{stop}"><summary>{title}'
         f'</summary><div class="fold-body" hx-get="{url}" hx-trigger="toggle once from:closest'
         f' details"><p class="muted small fold-wait">Loading steps {start}-{stop - 1}… '
-        f'<a href="?folds=open#{escape(prefix)}s{start}">show every step</a></p></div></details>'
+        f'<a href="?folds=open#{escape(prefix)}s{start}">the page with every step</a></p></div></details>'
     )
 
 

@@ -36,7 +36,9 @@
     const elt = ev.detail && ev.detail.elt;
     if (elt && elt.classList.contains("fold-body") && elt.dataset.loaded) ev.preventDefault();
   });
-  document.addEventListener("htmx:afterSwap", (ev) => {
+  // afterSettle, not afterSwap: the fetched steps carry their placeholders' ids, so
+  // htmx settles the placeholders' attributes onto them first, then the new ones.
+  document.addEventListener("htmx:afterSettle", (ev) => {
     const target = ev.detail && ev.detail.target;
     if (target && target.classList.contains("fold-body")) loaded(target);
   });

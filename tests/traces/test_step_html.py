@@ -143,7 +143,7 @@ def test_closed_folds_of_a_long_trace_load_on_demand(project):
     assert 'data-start="5" data-stop="9"' in html
     # The folded steps are not on the page, the others are.
     assert 'id="s5"' not in html and "Line 1.0" not in html and 'id="s4"' in html
-    assert '<a href="?folds=open#s5">' in html
+    assert '<a href="?folds=open#s5">the page with every step</a>' in html
     # Without a fragment URL, or with every fold asked for, the steps are drawn.
     assert 'id="s5"' in trace_steps_html(view)
     everything = str(trace_steps_html(view, fragment_url="/x/", open_all=True))
