@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from reflectlab.annotations.models import Annotation, StepEdit
 from tests.browser.fixtures import login
-from tests.factories import TraceFactory
+from tests.factories import MembershipFactory, TraceFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -89,3 +89,36 @@ def test_label_a_step_inside_a_fold_loaded_on_demand(
     page.wait_for_selector("#s16.current:not(.placeholder)")
     assert page.locator("#s17 .tx").inner_text().strip() == "Then we go on."
     assert trap.hits() == 0
+
+
+def test_reviewer_edits_a_label_inside_a_fold_loaded_on_demand(
+    page, live_server, user, project, screenshots
+):
+    trace = TraceFactory(project=project, raw_response=long_text())
+    author = UserFactory()
+    MembershipFactory(project=project, user=author, role="annotator")
+    annotation = Annotation.objects.create(
+        project=project,
+        trace=trace,
+        annotator=author,
+        state="submitted",
+        first_error_step=4,
+        step_labels={"4": -1},
+    )
+    login(page, live_server, user)  # the project's manager reviews
+    page.goto(f"{live_server.url}{reverse('review:annotation', args=[annotation.pk])}")
+    assert page.locator("#trace-steps .step").count() == 150
+    assert page.locator("#trace-steps .step.placeholder").count() == 120
+    page.click("#review-edit > summary")
+    page.wait_for_selector("#s0.current:not(.placeholder)")  # the first fold loaded
+    for _ in range(6):
+        page.keyboard.press("j")  # past the first error (4) into the fold 5-8
+    page.wait_for_selector("#s6.current:not(.placeholder)")
+    page.keyboard.press("2")  # 0 okay
+    assert "lab-z" in page.locator("#s6").get_attribute("class")
+    assert "first-error" in page.locator("#s4").get_attribute("class")
+    page.screenshot(path=str(screenshots / "review-long-fold-opened.png"))
+    page.click("button[name=decision][value=edit]")
+    page.wait_for_load_state()
+    annotation.refresh_from_db()
+    assert annotation.step_labels == {"4": -1, "6": 0}
