@@ -96,10 +96,14 @@ class TraceView:
 
 
 def _math_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    chunk = text[start:end]
-    if "\\[" not in chunk and "\\(" not in chunk and "$$" not in chunk:
+    start = max(start, 0)  # a negative start would count from the end
+    if (
+        text.find("\\[", start, end) < 0
+        and text.find("\\(", start, end) < 0
+        and text.find("$$", start, end) < 0
+    ):
         return []
-    return [(m.start(), m.end()) for m in MATH_RE.finditer(text, start, end)]
+    return [m.span() for m in MATH_RE.finditer(text, start, end)]
 
 
 def _boxed(text: str, a: int, b: int) -> tuple[int, int]:
@@ -187,14 +191,16 @@ def _split_marks(
     sentence start, and every sentence start outside math for the workspace's
     config (not a mark each: 600 steps stay light). ``strong`` and
     ``sentences`` are sorted offsets over the whole text."""
-    here = strong[bisect_right(strong, a) : bisect_left(strong, b)]
-    here += sentences[bisect_right(sentences, a) : bisect_left(sentences, b)]
-    if spans:
-        here = [o for o in here if not any(s < o < e for s, e in spans)]
-    strong_here = set(strong[bisect_right(strong, a) : bisect_left(strong, b)])
+    strong_here = strong[bisect_right(strong, a) : bisect_left(strong, b)]
+    here = strong_here + sentences[bisect_right(sentences, a) : bisect_left(sentences, b)]
+    if spans:  # sorted and disjoint (one finditer): only the last span opening before o holds it
+        opens = [s for s, _ in spans]
+        here = [o for o in here if (k := bisect_left(opens, o) - 1) < 0 or o >= spans[k][1]]
     points = sorted(set(here))
-    marks = [(o, o, "split", "split-at strong", str(o)) for o in points if o in strong_here]
-    return marks, points
+    if not strong_here:
+        return [], points
+    strong_set = set(strong_here)
+    return [(o, o, "split", "split-at strong", str(o)) for o in points if o in strong_set], points
 
 
 def _find_hint(source: str, hint: str, prefix_chars: int | None) -> tuple[int, int] | None:
