@@ -474,6 +474,12 @@
   labelSummary();
   const fromHash = /^#s(\d+)$/.exec(location.hash);
   if (steps.length) setCurrent(fromHash ? parseInt(fromHash[1], 10) : 0, { scroll: !!fromHash });
+  // A link to a step (#s12, e.g. a suggestion's first error) may point into a closed
+  // fold whose steps are not loaded yet: make it current, which opens and loads it.
+  window.addEventListener("hashchange", () => {
+    const m = /^#s(\d+)$/.exec(location.hash);
+    if (m) setCurrent(parseInt(m[1], 10));
+  });
   // For steps.js (step edits, reasons, reflection quality, section mode).
   window.__workspace = {
     save, changed, flash, guardEditable, steps, labels,

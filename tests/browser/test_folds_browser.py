@@ -72,6 +72,11 @@ def test_label_a_step_inside_a_fold_loaded_on_demand(
     wait_saved(page)
     assert labels(trace, user) == {"6": -1, "10": 1}
 
+    # A link to a step in a closed fold (a suggestion's "first error at step 21") opens it.
+    page.evaluate("location.hash = '#s21'")
+    page.wait_for_selector("#s21.current:not(.placeholder)")
+    assert page.locator("#cur-step").inner_text() == "21"
+
     # z opens every fold: the missing steps come in one request.
     page.keyboard.press("z")
     expect(page.locator("#trace-steps .step.placeholder")).to_have_count(0)
