@@ -60,19 +60,26 @@
         url.searchParams.set("start", bodies[0].parentElement.dataset.start);
         url.searchParams.set("stop", bodies[bodies.length - 1].parentElement.dataset.stop);
         const resp = await fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } }).catch(() => null);
-        if (resp && resp.ok) {
-          const holder = document.createElement("template");
-          holder.innerHTML = await resp.text(); // server-rendered, escaped steps
-          const byIndex = new Map();
-          holder.content.querySelectorAll("section.step").forEach((el) => byIndex.set(el.dataset.i, el));
-          for (const body of bodies) {
-            const start = parseInt(body.parentElement.dataset.start, 10);
-            const stop = parseInt(body.parentElement.dataset.stop, 10);
-            const steps = [];
-            for (let i = start; i < stop; i++) if (byIndex.has(String(i))) steps.push(byIndex.get(String(i)));
-            body.replaceChildren(...steps);
-            loaded(body);
-          }
+        if (!resp || !resp.ok) {
+          // Opening them now would send one request per fold: say so and leave them closed.
+          const why = resp ? `the server answered ${resp.status}` : "offline";
+          bodies.forEach((body) => {
+            const wait = body.querySelector(".fold-wait");
+            if (wait) wait.textContent = `These steps did not load (${why}); open the fold again or reload.`;
+          });
+          return;
+        }
+        const holder = document.createElement("template");
+        holder.innerHTML = await resp.text(); // server-rendered, escaped steps
+        const byIndex = new Map();
+        holder.content.querySelectorAll("section.step").forEach((el) => byIndex.set(el.dataset.i, el));
+        for (const body of bodies) {
+          const start = parseInt(body.parentElement.dataset.start, 10);
+          const stop = parseInt(body.parentElement.dataset.stop, 10);
+          const steps = [];
+          for (let i = start; i < stop; i++) if (byIndex.has(String(i))) steps.push(byIndex.get(String(i)));
+          body.replaceChildren(...steps);
+          loaded(body);
         }
       }
     }
