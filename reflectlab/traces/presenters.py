@@ -1,9 +1,8 @@
 """Turn a trace's stored analysis into render-ready pieces for the workspace.
 
-Everything here is plain data: the template escapes every piece of model text
-(``{{ }}`` autoescape); nothing is marked safe. The work is one pass over the
-steps with bisect lookups, no queries, so a 600-step trace costs a few
-milliseconds before the template runs.
+Everything here is plain data, nothing is marked safe: ``traces.step_html``
+turns it into the step list, escaping every piece of model text. The work is
+one pass over the steps with bisect lookups, no queries.
 """
 
 from __future__ import annotations
