@@ -273,8 +273,9 @@ def step_range_view(request: HtmxHttpRequest, trace_id: int):
     if not form.is_valid():
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     start, stop, prefix = (form.cleaned_data[k] for k in ("start", "stop", "prefix"))
-    if prefix not in ("", f"b{trace.pk}-"):
-        return HttpResponseBadRequest("prefix names another trace")
+    # A prefix is how a branch is drawn beside its parent: only this trace's, only a branch.
+    if prefix not in ("", f"b{trace.pk}-") or (prefix and trace.parent_id is None):
+        return HttpResponseBadRequest("prefix names another trace, or this one is no branch")
     if not request.htmx:
         page = trace.parent_id if prefix else trace.pk
         return redirect(f"{reverse('traces:detail', args=[page])}?folds=open#{prefix}s{start}")

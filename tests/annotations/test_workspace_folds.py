@@ -102,15 +102,29 @@ def test_fold_endpoint_refuses_bad_queries(logged_in, long_trace, query):
     assert logged_in.get(url, query, headers=HX).status_code == 400
 
 
-def test_fold_endpoint_refuses_another_traces_prefix(logged_in, long_trace):
-    url = reverse("annotations:step-range", args=[long_trace.pk])
-    other = f"b{long_trace.pk + 1}-"
-    assert (
-        logged_in.get(url, {"start": 0, "stop": 4, "prefix": other}, headers=HX).status_code == 400
+def test_fold_endpoint_takes_only_the_prefix_of_this_branch(logged_in, long_trace):
+    branch = TraceFactory(
+        project=long_trace.project,
+        prompt=long_trace.prompt,
+        parent=long_trace,
+        origin=Trace.Origin.REGENERATION,
+        raw_response=long_trace.raw_response,
     )
-    ok = logged_in.get(url, {"start": 0, "stop": 4, "prefix": f"b{long_trace.pk}-"}, headers=HX)
+
+    def get(trace, prefix):
+        url = reverse("annotations:step-range", args=[trace.pk])
+        return logged_in.get(url, {"start": 0, "stop": 4, "prefix": prefix}, headers=HX)
+
+    assert get(branch, f"b{long_trace.pk}-").status_code == 400  # another trace's
+    assert get(long_trace, f"b{long_trace.pk}-").status_code == 400  # not a branch
+    ok = get(branch, f"b{branch.pk}-")
     assert steps_in(ok.content.decode()) == [0, 1, 2, 3]
-    assert f'id="b{long_trace.pk}-s0"' in ok.content.decode()
+    assert f'id="b{branch.pk}-s0"' in ok.content.decode()
+    # Without htmx: the parent's page, where the branch is drawn, every fold open.
+    url = reverse("annotations:step-range", args=[branch.pk])
+    plain = logged_in.get(url, {"start": 0, "stop": 4, "prefix": f"b{branch.pk}-"})
+    detail = reverse("traces:detail", args=[long_trace.pk])
+    assert plain["Location"] == f"{detail}?folds=open#b{branch.pk}-s0"
 
 
 def test_fold_endpoint_checks_project_membership(client, long_trace):
