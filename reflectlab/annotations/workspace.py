@@ -23,7 +23,7 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -40,9 +40,11 @@ from reflectlab.judges.services import suggestion_outcomes_on_submit
 from reflectlab.projects.models import Membership
 from reflectlab.review.claims import queue_next
 from reflectlab.traces import selectors as trace_selectors
+from reflectlab.traces.forms import StepRangeForm, TracePageForm
 from reflectlab.traces.models import Trace
 from reflectlab.traces.overlay import sections
 from reflectlab.traces.presenters import present_trace
+from reflectlab.traces.step_html import steps_fragment_html
 
 PAGE = "annotations/workspace.html"
 BRANCH = f"{PAGE}#branch"
@@ -80,8 +82,13 @@ def workspace_context(
     annotation: Annotation | None,
     form_state: dict | None = None,
     conflict: dict | None = None,
+    folds_open: bool = False,
 ) -> dict:
-    """Everything the workspace template needs, in a fixed number of queries."""
+    """Everything the workspace template needs, in a fixed number of queries.
+
+    Closed folds of a long trace are drawn empty and load from ``steps_url``
+    when opened; ``folds_open`` draws them all (the page without scripts).
+    """
     state = services.annotation_state(annotation) if annotation else {**EMPTY_ANNOTATION}
     if form_state:
         state = {**state, **form_state}
@@ -102,6 +109,8 @@ def workspace_context(
         "membership": membership,
         "trace": trace,
         "view": view,
+        "steps_url": steps_url(trace, split=editable),
+        "folds_open": folds_open,
         "metrics": view.metrics,
         "branches": branches,
         "ann": state,
@@ -158,13 +167,24 @@ def _episodes(view) -> list[list[int]]:
     ]
 
 
+def steps_url(trace: Trace, *, split: bool = False, prefix: str = "") -> str:
+    """Where the closed folds of ``trace`` drawn with ``prefix`` load their steps."""
+    query = "&".join(
+        q for q in (f"prefix={prefix}" if prefix else "", "split=1" if split else "") if q
+    )
+    url = reverse("annotations:step-range", args=[trace.pk])
+    return f"{url}?{query}" if query else url
+
+
 def branch_item(branch: Trace) -> dict:
     """A branch for the ``#branch`` partial: rendered steps once the worker is done."""
     pending = branch.state == Trace.State.PENDING
+    prefix = f"b{branch.pk}-"
     return {
         "trace": branch,
         "view": present_trace(branch) if branch.state == Trace.State.READY else None,
-        "prefix": f"b{branch.pk}-",
+        "prefix": prefix,
+        "steps_url": steps_url(branch, prefix=prefix),
         # A streamed continuation's text so far (hint + continuation), while it arrives.
         "partial": branch.raw_response[branch.continuation_prefix_chars or 0 :] if pending else "",
     }
@@ -229,11 +249,41 @@ def trace_detail(request: HtmxHttpRequest, trace_id: int):
     """The workspace: the trace as steps, the viewer's annotation, branches."""
     trace, membership = _trace(request, trace_id)
     annotation = Annotation.objects.filter(trace=trace, annotator_id=request.user.pk).first()
-    return render(
-        request,
-        PAGE,
-        workspace_context(trace=trace, membership=membership, annotation=annotation),
+    context = workspace_context(
+        trace=trace,
+        membership=membership,
+        annotation=annotation,
+        folds_open=TracePageForm.folds_open(request.GET),
     )
+    return render(request, PAGE, context)
+
+
+@login_required
+@require_GET
+def step_range_view(request: HtmxHttpRequest, trace_id: int):
+    """Steps ``[start, stop)`` for a fold opened on demand, in the page's markup.
+
+    A fold holds only steps that were plain when the page was drawn (no label,
+    no first error, no candidate), so they come without the viewer's labels;
+    the page's script paints what it holds. Without htmx: the page, every fold
+    drawn, at the first of these steps.
+    """
+    trace, _membership = _trace(request, trace_id)
+    form = StepRangeForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    start, stop, prefix = (form.cleaned_data[k] for k in ("start", "stop", "prefix"))
+    # A prefix is how a branch is drawn beside its parent: only this trace's, only a branch.
+    if prefix not in ("", f"b{trace.pk}-") or (prefix and trace.parent_id is None):
+        return HttpResponseBadRequest("prefix names another trace, or this one is no branch")
+    if not request.htmx:
+        page = trace.parent_id if prefix else trace.pk
+        return redirect(f"{reverse('traces:detail', args=[page])}?folds=open#{prefix}s{start}")
+    steps = None if prefix else trace_steps(trace=trace)
+    view = present_trace(
+        trace, steps=steps, editable=form.cleaned_data["split"], only=(start, stop)
+    )
+    return HttpResponse(steps_fragment_html(view, prefix))
 
 
 @login_required

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from reflectlab.annotations import selectors as annotation_selectors
 from reflectlab.annotations.models import Annotation
-from reflectlab.annotations.workspace import branch_item, step_legend
+from reflectlab.annotations.step_edits import trace_steps
+from reflectlab.annotations.workspace import branch_item, step_legend, steps_url
 from reflectlab.core.access import object_for, project_view
 from reflectlab.core.errors import ClaimLost, Conflict
 from reflectlab.core.htmx import stop_polling
@@ -22,6 +23,7 @@ from reflectlab.review import queue as queue_services
 from reflectlab.review.forms import GoldForm, PinForm, PolicyForm, ReviewForm
 from reflectlab.review.models import DONE_STATES, Claim, GoldItem
 from reflectlab.review.policy import project_policy
+from reflectlab.traces.forms import TracePageForm
 from reflectlab.traces.presenters import present_trace
 from reflectlab.traces.selectors import model_names
 
@@ -241,15 +243,21 @@ def _review_context(request, annotation: Annotation, form: ReviewForm | None = N
         .first()
     )
     # The workspace's own presenter and partials: full steps with kinds and
-    # cues, the annotation's labels and first error painted on them, branches.
+    # cues, the annotation's labels and first error painted on them, branches;
+    # the steps as annotators see them (step edits applied, as the labels are).
     view = present_trace(
-        trace, labels=annotation.step_labels or {}, first_error=annotation.first_error_step
+        trace,
+        labels=annotation.step_labels or {},
+        first_error=annotation.first_error_step,
+        steps=trace_steps(trace=trace),
     )
     return {
         "project": annotation.project,
         "annotation": annotation,
         "trace": trace,
         "view": view,
+        "steps_url": steps_url(trace),
+        "folds_open": TracePageForm.folds_open(request.GET),
         "metrics": view.metrics,
         "legend": step_legend(view.metrics),
         "branches": [branch_item(b) for b in annotation_selectors.trace_branches(trace=trace)],

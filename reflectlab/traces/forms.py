@@ -40,3 +40,37 @@ class ListPageForm(forms.Form):
 
     page = LenientPageField()
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+
+
+class TracePageForm(forms.Form):
+    """The trace page's query: ``?folds=open`` draws every fold with its steps
+    (what a closed fold links to when scripts are off)."""
+
+    folds = forms.ChoiceField(
+        choices=[("", "closed on long traces"), ("open", "open")], required=False
+    )
+
+    @classmethod
+    def folds_open(cls, query) -> bool:
+        form = cls(query)
+        return form.is_valid() and form.cleaned_data["folds"] == "open"
+
+
+class StepRangeForm(forms.Form):
+    """Steps ``[start, stop)`` of a trace for a fold opened on demand.
+
+    ``prefix`` is the element-id prefix of the panel that asked (``""`` for the
+    trace itself, ``b<id>-`` for it drawn as a branch); ``split`` asks for the
+    ✂ split marks the page shows when its annotation is editable.
+    """
+
+    start = forms.IntegerField(min_value=0)
+    stop = forms.IntegerField(min_value=1)
+    prefix = forms.RegexField(regex=r"^(b\d{1,19}-)?$", required=False, max_length=24)
+    split = forms.BooleanField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if "start" in data and "stop" in data and data["stop"] <= data["start"]:
+            raise forms.ValidationError("stop must be greater than start.")
+        return data

@@ -1,9 +1,8 @@
 """Turn a trace's stored analysis into render-ready pieces for the workspace.
 
-Everything here is plain data: the template escapes every piece of model text
-(``{{ }}`` autoescape); nothing is marked safe. The work is one pass over the
-steps with bisect lookups, no queries, so a 600-step trace costs a few
-milliseconds before the template runs.
+Everything here is plain data, nothing is marked safe: ``traces.step_html``
+turns it into the step list, escaping every piece of model text. The work is
+one pass over the steps with bisect lookups, no queries.
 """
 
 from __future__ import annotations
@@ -96,10 +95,14 @@ class TraceView:
 
 
 def _math_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    chunk = text[start:end]
-    if "\\[" not in chunk and "\\(" not in chunk and "$$" not in chunk:
+    start = max(start, 0)  # a negative start would count from the end
+    if (
+        text.find("\\[", start, end) < 0
+        and text.find("\\(", start, end) < 0
+        and text.find("$$", start, end) < 0
+    ):
         return []
-    return [(m.start(), m.end()) for m in MATH_RE.finditer(text, start, end)]
+    return [m.span() for m in MATH_RE.finditer(text, start, end)]
 
 
 def _boxed(text: str, a: int, b: int) -> tuple[int, int]:
@@ -187,14 +190,16 @@ def _split_marks(
     sentence start, and every sentence start outside math for the workspace's
     config (not a mark each: 600 steps stay light). ``strong`` and
     ``sentences`` are sorted offsets over the whole text."""
-    here = strong[bisect_right(strong, a) : bisect_left(strong, b)]
-    here += sentences[bisect_right(sentences, a) : bisect_left(sentences, b)]
-    if spans:
-        here = [o for o in here if not any(s < o < e for s, e in spans)]
-    strong_here = set(strong[bisect_right(strong, a) : bisect_left(strong, b)])
+    strong_here = strong[bisect_right(strong, a) : bisect_left(strong, b)]
+    here = strong_here + sentences[bisect_right(sentences, a) : bisect_left(sentences, b)]
+    if spans:  # sorted and disjoint (one finditer): only the last span opening before o holds it
+        opens = [s for s, _ in spans]
+        here = [o for o in here if (k := bisect_left(opens, o) - 1) < 0 or o >= spans[k][1]]
     points = sorted(set(here))
-    marks = [(o, o, "split", "split-at strong", str(o)) for o in points if o in strong_here]
-    return marks, points
+    if not strong_here:
+        return [], points
+    strong_set = set(strong_here)
+    return [(o, o, "split", "split-at strong", str(o)) for o in points if o in strong_set], points
 
 
 def _find_hint(source: str, hint: str, prefix_chars: int | None) -> tuple[int, int] | None:
@@ -214,6 +219,7 @@ def present_trace(
     first_error: int | None = None,
     steps: list[dict[str, Any]] | None = None,
     editable: bool = False,
+    only: tuple[int, int] | None = None,
 ) -> TraceView:
     """Render-ready steps, marks and the answer section of ``trace``.
 
@@ -222,14 +228,22 @@ def present_trace(
     when they differ from the analysis' (annotators' split/merge edits); the
     analysis' candidates and episodes are placed on them by offset.
     ``editable`` adds the split points (sentence starts) for step edits.
+    ``only=(start, stop)`` presents just those steps, one block each and no
+    answer section: the body of a fold opened on demand.
     """
     analysis = trace.analysis or {}
     extraction = analysis.get("extraction") or {}
     raw = trace.raw_response or ""
     source = trace.step_text
     steps = steps if steps is not None else analysis.get("steps") or []
+    indices = range(len(steps)) if only is None else range(*slice(*only).indices(len(steps)))
     strong = sorted(analysis.get("split_points") or []) if editable else []
-    sentences = sentence_starts(source, 0, len(source)) if editable else []
+    sentences = []
+    if editable and indices:
+        lo, hi = steps[indices[0]]["start"], steps[indices[-1]]["end"]
+        sentences = (
+            sentence_starts(source, lo, hi) if only else sentence_starts(source, 0, len(source))
+        )
     candidates = analysis.get("candidates") or []
     labels = labels or {}
 
@@ -260,7 +274,8 @@ def present_trace(
     badges = _episode_badges(analysis, steps)
     episodes = _episodes(analysis, steps)
     views: list[StepView] = []
-    for i, s in enumerate(steps):
+    for i in indices:
+        s = steps[i]
         a, b = s["start"], s["end"]
         step_marks = marks[i]
         has_candidate = bool(step_marks)
@@ -301,7 +316,7 @@ def present_trace(
         )
 
     answer: list[Segment] = []
-    answer_start = extraction.get("answer_start")
+    answer_start = extraction.get("answer_start") if only is None else None
     if answer_start is not None and answer_start < len(raw):
         # Skip the blank lines after </think>; offsets stay those of the raw text.
         answer_start += len(raw) - answer_start - len(raw[answer_start:].lstrip())
@@ -310,9 +325,13 @@ def present_trace(
             answer = []
 
     return TraceView(
-        blocks=_blocks(views, closed=len(views) >= FOLD_CLOSED_FROM_STEPS),
+        blocks=(
+            _blocks(views, closed=len(views) >= FOLD_CLOSED_FROM_STEPS)
+            if only is None
+            else [Block([v]) for v in views]
+        ),
         answer=answer,
-        n_steps=len(views),
+        n_steps=len(steps),
         truncated=bool(analysis.get("truncated")),
         untagged=extraction.get("source") == "untagged",
         metrics=analysis.get("metrics") or {},

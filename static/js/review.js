@@ -21,6 +21,18 @@
       try { window.renderMathInElement(el, KATEX_OPTIONS); } catch (e) { /* plain text */ }
     });
   });
+  // A fold's steps arrived (folds.js): the new elements take their placeholders' places.
+  document.addEventListener("reflectlab:steps-loaded", (ev) => {
+    const fresh = Array.from(document.querySelectorAll("#trace-steps .step"));
+    if (!ev.detail.root.closest("#trace-steps") || fresh.length !== steps.length) return;
+    steps.splice(0, steps.length, ...fresh);
+    if (typeof window.renderMathInElement === "function") {
+      ev.detail.root.querySelectorAll(".tx").forEach((el) => {
+        try { window.renderMathInElement(el, KATEX_OPTIONS); } catch (e) { /* plain text */ }
+      });
+    }
+    document.dispatchEvent(new CustomEvent("reflectlab:review-steps", { detail: ev.detail }));
+  });
   if (!edit) return;
   const form = edit.closest("form");
   const labelsField = form.elements.namedItem("step_labels");
@@ -94,5 +106,14 @@
     if (step && edit.open && !ev.target.closest("a, summary")) setCurrent(steps.indexOf(step));
   });
   firstField.addEventListener("input", paintFirstError);
+  document.addEventListener("reflectlab:review-steps", (ev) => {
+    const first = firstField.value === "" ? null : parseInt(firstField.value, 10);
+    ev.detail.root.querySelectorAll(".step").forEach((el) => {
+      const i = steps.indexOf(el);
+      paint(i);
+      el.classList.toggle("first-error", first === i);
+      if (i === cur) { el.classList.add("current"); el.scrollIntoView({ block: "nearest" }); }
+    });
+  });
   edit.addEventListener("toggle", () => { if (edit.open && cur < 0) setCurrent(0); });
 })();

@@ -226,6 +226,11 @@
     seen = ws.cur; syncReason(); paintSection(); syncEpisode();
   });
   ws.steps.forEach((el) => observer.observe(el, { attributes: true, attributeFilter: ["class"] }));
+  // Steps of a fold loaded on demand (folds.js) are new elements: watch them too.
+  document.addEventListener("reflectlab:steps-loaded", (ev) => {
+    ev.detail.root.querySelectorAll(".step").forEach((el) => observer.observe(el, { attributes: true, attributeFilter: ["class"] }));
+    paintSection();
+  });
   const back = sessionStorage.getItem(`${UNDO_KEY}:cur`);
   if (back !== null) { sessionStorage.removeItem(`${UNDO_KEY}:cur`); ws.setCurrent(parseInt(back, 10)); }
   syncReason(); writeReasons();

@@ -80,6 +80,7 @@
     if (i >= 0) setCurrent(i); else flash(`No ${dir > 0 ? "next" : "previous"} ${what}.`);
   }
   function toggleFolds() {
+    if (window.reflectlabFolds) { window.reflectlabFolds.toggleAll(); return; }
     const folds = Array.from(document.querySelectorAll("#trace-steps details.fold"));
     const open = folds.some((d) => !d.open);
     folds.forEach((d) => { d.open = open; });
@@ -455,9 +456,30 @@
       failed ? "failed" : "saved");
   });
 
+  // A fold's steps arrived (folds.js): the new elements take their placeholders' places.
+  document.addEventListener("reflectlab:steps-loaded", (ev) => {
+    const fresh = Array.from(document.querySelectorAll("#trace-steps .step"));
+    if (!ev.detail.root.closest("#trace-steps") || fresh.length !== steps.length) return;
+    steps.splice(0, steps.length, ...fresh);
+    const first = firstErrorValue();
+    ev.detail.root.querySelectorAll(".step").forEach((el) => {
+      const i = steps.indexOf(el);
+      paintLabel(i);
+      el.classList.toggle("first-error", first === i);
+      if (i === cur) { el.classList.add("current"); el.scrollIntoView({ block: "nearest" }); }
+    });
+    observeMath(ev.detail.root);
+  });
+
   labelSummary();
   const fromHash = /^#s(\d+)$/.exec(location.hash);
   if (steps.length) setCurrent(fromHash ? parseInt(fromHash[1], 10) : 0, { scroll: !!fromHash });
+  // A link to a step (#s12, e.g. a suggestion's first error) may point into a closed
+  // fold whose steps are not loaded yet: make it current, which opens and loads it.
+  window.addEventListener("hashchange", () => {
+    const m = /^#s(\d+)$/.exec(location.hash);
+    if (m) setCurrent(parseInt(m[1], 10));
+  });
   // For steps.js (step edits, reasons, reflection quality, section mode).
   window.__workspace = {
     save, changed, flash, guardEditable, steps, labels,

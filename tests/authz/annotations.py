@@ -37,6 +37,8 @@ RULES = {
     "annotations:submit": Rule("annotator", T, methods=("POST",)),
     "annotations:regenerate": Rule("annotator", T, methods=("POST",)),
     "annotations:steps": Rule("annotator", T, methods=("POST",)),
+    # A fold's steps on demand; no query is a 400 (membership is checked first).
+    "annotations:step-range": Rule("annotator", T),
     "api-trace-steps-edit": Rule("annotator", T, api=True, methods=("POST",)),
     "traces:branch": Rule("annotator", _branch),
     # The list is scoped to the caller's projects (an outsider sees an empty list);

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
 
-from reflectlab.annotations.models import Annotation
+from reflectlab.annotations.models import Annotation, StepEdit
 from reflectlab.traces.analysis import analysis_columns
 from reflectlab.traces.models import Trace
 from tests.factories import PromptFactory, TraceFactory
@@ -87,3 +88,17 @@ def test_reviewer_edits_step_labels_through_the_one_validator(client, member, re
     assert annotation.step_labels == {"0": 1, "1": 1, "2": -1}
     assert annotation.first_error_step == 2 and annotation.error_category == "misread"
     assert annotation.violated_principles == ["Checks each step"]
+
+
+def test_review_page_shows_the_steps_as_edited_where_the_labels_point(client, member, reviewed):
+    """Labels index the edited steps (splits/merges remap them): the review page draws those."""
+    annotation, _ = reviewed
+    trace = annotation.trace
+    cut = trace.step_text.index("Carefully adding")
+    StepEdit.objects.create(trace=trace, splits=[cut], merges=[], version=1)
+    client.force_login(member("reviewer"))
+    page = client.get(reverse("review:annotation", args=[annotation.pk])).content.decode()
+    assert f"{trace.n_steps + 1} steps" in page
+    assert re.search(
+        r'id="s1" data-i="1"><div class="gut">.*?<div class="tx">Carefully adding', page
+    )
