@@ -243,4 +243,3 @@ def test_two_real_workers_write_the_chunks(
     assert Trace.objects.filter(project=project).count() == 40
     assert Prompt.objects.filter(project=project).count() == 6
     assert all("import_chunk_task" in log.read_text() for log in logs), "both workers wrote"
-
