@@ -30,18 +30,16 @@ STORE_BATCH = 1000
 class DatabaseGrades:
     """``analysis.grade.SharedGradeStore`` on the ``GradeCacheEntry`` table."""
 
-    def fetch(
-        self, version: str, reference_keys: list[str]
-    ) -> Iterator[tuple[str, str, bool | None]]:
-        for start in range(0, len(reference_keys), FETCH_BATCH):
+    def fetch(self, version: str, scope_keys: list[str]) -> Iterator[tuple[str, str, bool | None]]:
+        for start in range(0, len(scope_keys), FETCH_BATCH):
             yield from GradeCacheEntry.objects.filter(
-                version=version, reference_key__in=reference_keys[start : start + FETCH_BATCH]
+                version=version, scope_key__in=scope_keys[start : start + FETCH_BATCH]
             ).values_list("reference_key", "answer_key", "correct")
 
-    def store(self, version: str, rows: list[tuple[str, str, bool | None]]) -> None:
+    def store(self, version: str, rows: list[tuple[str, str, str, bool | None]]) -> None:
         entries = [
-            GradeCacheEntry(version=version, reference_key=r, answer_key=a, correct=c)
-            for r, a, c in rows
+            GradeCacheEntry(version=version, scope_key=s, reference_key=r, answer_key=a, correct=c)
+            for s, r, a, c in rows
         ]
         transaction.on_commit(lambda: _insert(entries), robust=True)
 

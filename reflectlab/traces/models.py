@@ -299,10 +299,12 @@ class GradeCacheEntry(models.Model):
 
     Keys are hashes (``analysis.grade.text_key``) of the normalised reference
     and of the answer; rows of another grader version are never read
-    (``traces.grading``).
+    (``traces.grading``). ``scope_key``: the reference of the trace whose
+    analysis made the comparison (a chunk preloads by it).
     """
 
     version = models.CharField(max_length=40)
+    scope_key = models.CharField(max_length=32)
     reference_key = models.CharField(max_length=32)
     answer_key = models.CharField(max_length=32)
     correct = models.BooleanField(null=True)
@@ -313,6 +315,7 @@ class GradeCacheEntry(models.Model):
                 fields=["version", "reference_key", "answer_key"], name="grade_cache_key"
             )
         ]
+        indexes = [models.Index(fields=["version", "scope_key"], name="grade_cache_scope")]
 
     def __str__(self) -> str:
         return f"{self.reference_key}/{self.answer_key}: {self.correct}"

@@ -7,6 +7,7 @@ import io
 import orjson
 import pytest
 
+from reflectlab import analysis
 from reflectlab.analysis import grade, verifier
 from reflectlab.prompts.services import import_stream
 from reflectlab.traces.grading import grade_cache_prune, shared_grading
@@ -48,7 +49,7 @@ def test_a_miss_is_graded_and_stored_then_another_process_reads_it(
     assert (shared.hits, shared.misses) == (0, 1)
     entry = GradeCacheEntry.objects.get()
     assert (entry.version, entry.correct) == (grade.grader_version(), True)
-    assert entry.reference_key == grade.text_key(REFERENCE)
+    assert entry.reference_key == entry.scope_key == grade.text_key(REFERENCE)
     grade._verify.cache_clear()  # a fresh process
     monkeypatch.setattr(verifier, "pool", lambda: pytest.fail("math-verify was called"))
     correct, shared = graded(REFERENCE, ANSWER, django_capture_on_commit_callbacks)
@@ -60,7 +61,11 @@ def test_the_stored_grade_is_what_a_hit_returns(db, no_math_verify):
     # Proof that it is read: a stored grade that math-verify would not give.
     key = (grade.text_key(REFERENCE), grade.text_key(ANSWER))
     GradeCacheEntry.objects.create(
-        version=grade.grader_version(), reference_key=key[0], answer_key=key[1], correct=False
+        version=grade.grader_version(),
+        scope_key=key[0],
+        reference_key=key[0],
+        answer_key=key[1],
+        correct=False,
     )
     with shared_grading([REFERENCE]):
         assert grade.grade(REFERENCE, ANSWER) is False
@@ -69,7 +74,11 @@ def test_the_stored_grade_is_what_a_hit_returns(db, no_math_verify):
 def test_the_gsm8k_reference_is_normalised_before_its_key(db, no_math_verify):
     key = (grade.text_key(REFERENCE), grade.text_key(ANSWER))
     GradeCacheEntry.objects.create(
-        version=grade.grader_version(), reference_key=key[0], answer_key=key[1], correct=True
+        version=grade.grader_version(),
+        scope_key=key[0],
+        reference_key=key[0],
+        answer_key=key[1],
+        correct=True,
     )
     with shared_grading([f"Half of it.\n#### {REFERENCE}"]) as shared:
         assert grade.grade(f"Half of it.\n#### {REFERENCE}", ANSWER) is True
@@ -81,7 +90,7 @@ def test_grades_of_another_grader_version_are_not_read_and_are_pruned(
 ):
     key = (grade.text_key(REFERENCE), grade.text_key(ANSWER))
     GradeCacheEntry.objects.create(
-        version="0+old", reference_key=key[0], answer_key=key[1], correct=False
+        version="0+old", scope_key=key[0], reference_key=key[0], answer_key=key[1], correct=False
     )
     correct, shared = graded(REFERENCE, ANSWER, django_capture_on_commit_callbacks)
     assert correct is True  # recomputed, not the old version's False
@@ -96,6 +105,36 @@ def test_grades_of_another_grader_version_are_not_read_and_are_pruned(
     assert list(GradeCacheEntry.objects.values_list("version", flat=True)) == [
         grade.grader_version()
     ]
+
+
+def test_candidates_compared_with_each_other_are_shared_in_the_traces_scope(
+    db, django_capture_on_commit_callbacks, monkeypatch
+):
+    response = (
+        "<think>So the answer is \\frac{1}{2}. Wait, let me double-check that: it is 0.5."
+        "</think>The answer is \\boxed{0.5}"
+    )
+    with django_capture_on_commit_callbacks(execute=True), shared_grading(["7"]) as shared:
+        first = analysis.analyze(response, reference="7")
+    assert shared.misses >= 2
+    scope = grade.text_key("7")
+    rows = GradeCacheEntry.objects.filter(scope_key=scope)
+    assert rows.count() == shared.misses
+    # Not only grades against the reference: a comparison of two candidates too.
+    assert rows.exclude(reference_key=scope).exists()
+    grade._verify.cache_clear()
+    monkeypatch.setattr(verifier, "pool", lambda: pytest.fail("math-verify was called"))
+    with shared_grading(["7"]) as shared:
+        again = analysis.analyze(response, reference="7")
+    assert (shared.hits, shared.misses) == (rows.count(), 0)
+    assert analysis.to_dict(again) == analysis.to_dict(first)
+
+
+def test_without_a_reference_nothing_is_shared(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), shared_grading([None]) as shared:
+        analysis.analyze("<think>It is \\frac{1}{2}. Wait: 0.5.</think>\\boxed{0.5}")
+    assert (shared.hits, shared.misses) == (0, 0)
+    assert not GradeCacheEntry.objects.exists()
 
 
 def test_a_timeout_is_not_shared(db, django_capture_on_commit_callbacks, monkeypatch):
