@@ -156,9 +156,10 @@ def _plan(job_id: int, holder: str) -> bool:
     job = ImportJob.objects.select_related("project").get(pk=job_id)
     mine = ImportJob.objects.filter(pk=job_id, holder=holder, state=ImportJob.State.RUNNING)
     progress = JobProgress(job_id)
+    every = chunk_rows()
     try:
         with JobLease(ImportJob, job_id, holder), job.file.open("rb") as stream:
-            lines = _LineStarts(stream, chunk_rows())
+            lines = _LineStarts(stream, every)
             validation = import_validate(
                 stream=lines,
                 kind=job.kind,
@@ -166,7 +167,7 @@ def _plan(job_id: int, holder: str) -> bool:
                 mapping=mapping_for(job.kind, job.mapping),
                 keep_nul=output_keeps_nul(),
                 on_progress=progress,
-                keep_valid_lines=True,
+                chunk_lines=every,
             )
     finally:
         progress.close()
@@ -183,11 +184,9 @@ def _plan(job_id: int, holder: str) -> bool:
         )
         return False
     skip = sorted(validation.conflicts | validation.repeats)
-    valid = validation.valid_lines  # in file order
     chunks = []
     for (line_lo, byte_lo), (line_hi, byte_hi) in lines.ranges():
-        rows = bisect.bisect_left(valid, line_hi) - bisect.bisect_left(valid, line_lo)
-        if rows:
+        if rows := validation.valid_per_chunk[(line_lo - 1) // every]:
             chunks.append(
                 ImportChunk(
                     job=job,
@@ -210,7 +209,9 @@ def _plan(job_id: int, holder: str) -> bool:
         ):
             return False  # lost our lease while validating: the new holder plans
         ImportChunk.objects.bulk_create(chunks)
-    logger.info("import job %s: %d lines valid, %d chunks", job_id, len(valid), len(chunks))
+    logger.info(
+        "import job %s: %d lines valid, %d chunks", job_id, report["rows_valid"], len(chunks)
+    )
     return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -105,7 +106,8 @@ class Validation:
     repeats: set[int]  # an identical repeat of an earlier line (skipped)
     unreadable: bool
     size: int
-    valid_lines: list[int] = field(default_factory=list)  # only when asked
+    # Valid lines per chunk of ``chunk_lines`` lines (chunk k: lines k*n+1 … (k+1)*n).
+    valid_per_chunk: Counter[int] = field(default_factory=Counter)
 
     def writable(self, allow_partial: bool) -> bool:
         # A file unreadable past some line is never written, not even in part: the
@@ -121,7 +123,7 @@ def import_validate(
     mapping: Mapping,
     keep_nul: bool,
     on_progress: Callable[[int], None] | None = None,
-    keep_valid_lines: bool = False,
+    chunk_lines: int = 0,
 ) -> Validation:
     """The first pass: parse and check every line, write nothing (memory stays flat
     but for the ids seen). Progress: the first half of the file size."""
@@ -152,8 +154,8 @@ def import_validate(
             _reject(report, parsed.line, error)
         else:
             report["rows_valid"] += 1
-            if keep_valid_lines:
-                result.valid_lines.append(parsed.line)
+            if chunk_lines:
+                result.valid_per_chunk[(parsed.line - 1) // chunk_lines] += 1
         if on_progress is not None and count % BATCH_SIZE == 0:
             on_progress(stream.tell() // 2)
     result.size = stream.tell()

@@ -43,6 +43,12 @@ def traces_write(
         if record["external_id"] not in existing:
             existing.add(record["external_id"])
             fresh.append(record)
+    references = {r["prompt"]["external_id"]: r["prompt"]["reference_answer"] for r in fresh}
+    # Analyse first, insert after: the prompt rows this batch inserts stay locked
+    # until it commits, and a concurrent chunk sharing a prompt waits for that —
+    # for the inserts only, not for the analysis.
+    with shared_grading(references.values()):
+        new = [_imported_trace(project, record, references, import_job_id) for record in fresh]
     # Prompts only for the traces that will be written: a skipped trace (already
     # imported, or a repeated line) must not leave a prompt without traces.
     prompt_ids, _ = prompts_upsert(
@@ -51,11 +57,8 @@ def traces_write(
         import_job_id=import_job_id,
         key_order=key_order,
     )
-    references = {r["prompt"]["external_id"]: r["prompt"]["reference_answer"] for r in fresh}
-    new: list[Trace] = []
-    with shared_grading(references.values()):
-        for record in fresh:
-            new.append(_imported_trace(project, record, prompt_ids, references, import_job_id))
+    for trace, record in zip(new, fresh, strict=True):
+        trace.prompt_id = prompt_ids[record["prompt"]["external_id"]]
     Trace.objects.bulk_create(new, batch_size=BATCH_SIZE, ignore_conflicts=True)
     return len(new), len(records) - len(new)
 
@@ -63,14 +66,12 @@ def traces_write(
 def _imported_trace(
     project: Project,
     record: dict[str, Any],
-    prompt_ids: dict[str, int],
     references: dict[str, str],
     import_job_id: int | None,
 ) -> Trace:
     prompt_key = record["prompt"]["external_id"]
     return Trace(
         project=project,
-        prompt_id=prompt_ids[prompt_key],
         import_job_id=import_job_id,
         origin=Trace.Origin.IMPORT,
         external_id=record["external_id"],
