@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _django import drop_database, fresh_database, setup_django, shared_data_dir
 from bench_reanalyze import start_workers, stop
 
-N = int(os.environ.get("BENCH_IMPORT_PARALLEL_ROWS", "3000"))
-CHUNK = int(os.environ.get("BENCH_IMPORT_PARALLEL_CHUNK", "250"))
+N = int(os.environ.get("BENCH_IMPORT_PARALLEL_ROWS", "2000"))
+CHUNK = int(os.environ.get("BENCH_IMPORT_PARALLEL_CHUNK", "200"))
 DB = "reflectlab_bench_import_parallel"
 
 
