@@ -52,7 +52,7 @@ from django.utils import timezone
 
 from reflectlab.core.chunks import ChunkStarts, chunks_enqueue
 from reflectlab.core.db import TRANSIENT_DB_ERRORS
-from reflectlab.core.jobs import JobLease, job_claim, new_holder
+from reflectlab.core.jobs import JobLease, job_claim, job_lease_seconds, new_holder
 from reflectlab.prompts.models import ImportChunk, ImportJob, Prompt
 from reflectlab.prompts.parsing import parse_file
 from reflectlab.prompts.services import (
@@ -122,11 +122,15 @@ class _Stopped(Exception):
     """Another chunk failed, or this chunk is no longer ours: stop writing."""
 
 
-def import_job_run(*, job_id: int) -> None:
+def import_job_run(*, job_id: int, watch: bool = False) -> None:
     """The worker's entry point for an import job: chunked when it can be, else whole.
 
     Idempotent: a finished job is left alone; a job whose chunks exist (its
-    worker died after planning) has its unfinished chunks queued again.
+    worker died after planning, a worker started) has its unfinished chunks
+    queued again. While the chunks run, the job watches them (``watch``): once
+    a lease, it queues again the chunks whose worker died (their lease lapsed;
+    a redelivered message of theirs may have found the lease still held), and
+    settles the job if they have all stopped.
     """
     job = ImportJob.objects.filter(pk=job_id).only("kind", "file_format").first()
     if job is None:
@@ -148,7 +152,20 @@ def import_job_run(*, job_id: int) -> None:
             return
         if not planned:
             return
-    _write_chunks(job_id)
+        watch = False  # every chunk is queued
+    _write_chunks(job_id, only_lapsed=watch)  # and settles, once they have all stopped
+    running = ImportJob.objects.filter(pk=job_id, state=ImportJob.State.RUNNING)
+    if connection.vendor != "sqlite" and running.exists():
+        _watch_later(job_id)
+
+
+def _watch_later(job_id: int) -> None:
+    from reflectlab.prompts.tasks import import_job_task
+
+    countdown = job_lease_seconds() + 1  # our claim of the job has lapsed by then
+    transaction.on_commit(
+        lambda: import_job_task.apply_async((job_id,), {"watch": True}, countdown=countdown)
+    )
 
 
 def _plan(job_id: int, holder: str) -> bool:
@@ -215,13 +232,16 @@ def _plan(job_id: int, holder: str) -> bool:
     return True
 
 
-def _write_chunks(job_id: int) -> None:
-    """Queue the unfinished chunks (their claims keep a chunk to one worker), then settle."""
-    pending = list(
-        ImportChunk.objects.filter(job_id=job_id)
-        .exclude(state__in=ImportChunk.TERMINAL)
-        .values_list("pk", flat=True)
-    )
+def _write_chunks(job_id: int, *, only_lapsed: bool = False) -> None:
+    """Queue the unfinished chunks (their claims keep a chunk to one worker), then settle.
+
+    ``only_lapsed``: only those whose worker died; the queued ones have their
+    message in the queue already.
+    """
+    pending = ImportChunk.objects.filter(job_id=job_id).exclude(state__in=ImportChunk.TERMINAL)
+    if only_lapsed:
+        pending = pending.filter(state=ImportChunk.State.RUNNING, lease_until__lt=timezone.now())
+    pending = list(pending.values_list("pk", flat=True))
     if connection.vendor == "sqlite":  # one writer at a time: write them here, in turn
         for chunk_id in pending:
             import_chunk_execute(chunk_id=chunk_id, raise_db_errors=True)

@@ -21,9 +21,11 @@ IMPORT_SOFT_LIMIT = 6 * 3600
     time_limit=IMPORT_SOFT_LIMIT + 300,
     max_retries=JOB_DB_RETRIES,
 )
-def import_job_task(self, job_id: int) -> None:
-    """Validate, then write whole or in chunks (``prompts.chunks``)."""
-    run_retrying_db_errors(self, f"import {job_id}", lambda: import_job_run(job_id=job_id))
+def import_job_task(self, job_id: int, watch: bool = False) -> None:
+    """Validate, then write whole or in chunks (``prompts.chunks``); ``watch``: look after them."""
+    run_retrying_db_errors(
+        self, f"import {job_id}", lambda: import_job_run(job_id=job_id, watch=watch)
+    )
 
 
 @shared_task(

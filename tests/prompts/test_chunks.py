@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DataError, connection
 from django.utils import timezone
 
-from reflectlab.prompts import chunks
+from reflectlab.prompts import chunks, tasks
 from reflectlab.prompts.models import ImportChunk, ImportJob, Prompt
 from reflectlab.prompts.services import import_job_create, writer_for
 from reflectlab.traces.models import Trace
@@ -254,7 +254,7 @@ def test_two_real_workers_write_the_chunks(
 def test_progress_is_the_validation_then_the_sum_over_chunks(project, monkeypatch):
     job = make_job(project, b"".join(line(i) for i in range(10)))
     with monkeypatch.context() as m:
-        m.setattr(chunks, "_write_chunks", lambda job_id: None)  # plan only
+        m.setattr(chunks, "_write_chunks", lambda job_id, **kw: None)  # plan only
         chunks.import_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert (job.state, job.bytes_done) == ("running", job.bytes_total // 2)
@@ -267,3 +267,46 @@ def test_progress_is_the_validation_then_the_sum_over_chunks(project, monkeypatc
         chunks.import_chunk_execute(chunk_id=chunk.pk)
     job.refresh_from_db()
     assert (job.state, job.bytes_done, job.rows_written) == ("succeeded", job.bytes_total, 10)
+
+
+@pytest.mark.skipif(
+    "connection.vendor == 'sqlite'", reason="SQLite: the job's worker writes the chunks"
+)
+def test_the_job_watches_its_chunks_and_requeues_only_those_whose_worker_died(
+    project, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued, later = [], []
+    monkeypatch.setattr(chunks, "chunks_enqueue", lambda task, args: queued.append(list(args)))
+    monkeypatch.setattr(tasks.import_job_task, "apply_async", lambda *a, **k: later.append((a, k)))
+    job = make_job(project, b"".join(line(i) for i in range(10)))
+    with django_capture_on_commit_callbacks(execute=True):
+        chunks.import_job_run(job_id=job.pk)
+    first, second, third = ImportChunk.objects.filter(job=job).order_by("index")
+    assert queued == [[(first.pk,), (second.pk,), (third.pk,)]]
+    # Planned and queued: it will look again once its claim of the job has lapsed.
+    [(args, options)] = later
+    assert args == ((job.pk,), {"watch": True})
+    assert options["countdown"] > 1
+    # The first chunk's worker died mid-chunk; the second is being written; the third waits.
+    ImportChunk.objects.filter(pk=first.pk).update(
+        state="running", holder="gone:1:x", lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    ImportChunk.objects.filter(pk=second.pk).update(
+        state="running", holder="alive:2:y", lease_until=timezone.now() + timedelta(seconds=60)
+    )
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    queued.clear()
+    later.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        chunks.import_job_run(job_id=job.pk, watch=True)
+    assert queued == [[(first.pk,)]]
+    assert len(later) == 1  # and it keeps watching
+    # Once every chunk has ended, the watch settles the job and stops watching.
+    ImportChunk.objects.filter(job=job).update(state="done", holder="", lease_until=None)
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    later.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        chunks.import_job_run(job_id=job.pk, watch=True)
+    job.refresh_from_db()
+    assert job.state == "succeeded"
+    assert later == []
