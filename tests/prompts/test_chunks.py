@@ -17,6 +17,7 @@ from reflectlab.prompts import chunks, tasks
 from reflectlab.prompts.models import ImportChunk, ImportJob, Prompt
 from reflectlab.prompts.services import import_job_create, writer_for
 from reflectlab.traces.models import Trace
+from tests.conftest import _start_worker, _stop_workers, _worker_env
 
 CHUNK = 4
 CHUNK_RECEIVED = re.compile(r"import_chunk_task\[[0-9a-f-]+\] received")
@@ -310,3 +311,51 @@ def test_the_job_watches_its_chunks_and_requeues_only_those_whose_worker_died(
     job.refresh_from_db()
     assert job.state == "succeeded"
     assert later == []
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "connection.vendor == 'sqlite'", reason="SQLite: the job's worker writes the chunks"
+)
+@pytest.mark.parametrize(
+    "celery_worker_env",
+    [{"REFLECTLAB_IMPORT_CHUNK_ROWS": "5", "REFLECTLAB_JOB_LEASE_SECONDS": "2"}],
+)
+def test_a_worker_killed_mid_chunk_leaves_each_trace_written_once(
+    celery_worker_processes, celery_worker_env, settings, project, user, tmp_path
+):
+    settings.REFLECTLAB_SYNC_IMPORT_MAX_BYTES = 0
+    victim = celery_worker_processes[0]
+    n = 200
+    data = b"".join(line(i, prompt=i // 7) for i in range(n))
+    job = import_job_create(
+        project=project,
+        user=user,
+        upload=SimpleUploadedFile("t.jsonl", data),
+        kind="traces",
+        file_format="jsonl",
+        mapping=None,
+    )
+    held = ImportChunk.objects.filter(job=job, state="running", holder__contains=f":{victim.pid}:")
+    deadline = time.monotonic() + 120
+    while not held.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert held.exists(), "the first worker never held a chunk"
+    victim.kill()  # SIGKILL mid-chunk: its message stays unacknowledged, its lease lapses
+    victim.wait()
+    # Its supervisor starts it again (a worker's start resumes lapsed jobs).
+    with (tmp_path / "worker-restarted.log").open("w") as log:
+        restarted = _start_worker(_worker_env(celery_worker_env), log, "restarted")
+        try:
+            while time.monotonic() < deadline:
+                job.refresh_from_db()
+                if job.is_terminal:
+                    break
+                time.sleep(0.3)
+        finally:
+            _stop_workers([restarted])
+    assert job.state == ImportJob.State.SUCCEEDED, job.errors
+    assert (job.rows_written, job.rows_skipped) == (n, 0)
+    assert Trace.objects.filter(project=project).count() == n
+    assert not ImportChunk.objects.filter(job=job).exclude(state="done").exists()
