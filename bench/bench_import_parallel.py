@@ -8,12 +8,15 @@ validation pass on one worker included); workers start before the timing, so
 each run begins with cold per-process caches. Runs 1 and 2 empty the shared
 grading cache first; run 3 keeps what run 2 stored, which is what a worker that
 starts on a project whose references were graded before sees. The speed-up is
-bounded by the machine's cores (2 here) and by what else runs.
+bounded by the machine's cores (2 here) and by what else runs: each run also
+prints how many chunks each worker ran and its seconds in them (from the worker
+logs), which shows whether the work split and whether the cores were free.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -51,7 +54,9 @@ def timed_import(label: str, name: str, size: int, workers: int, env: dict, logs
     if cold:
         GradeCacheEntry.objects.all().delete()
     project = Project.objects.create(name=f"bench {label}")
-    procs = start_workers(workers, env, logs)
+    run_logs = logs / label
+    run_logs.mkdir()
+    procs = start_workers(workers, env, run_logs)
     try:
         job = ImportJob.objects.create(
             project=project, kind="traces", file=name, file_format="jsonl", bytes_total=size
@@ -65,7 +70,19 @@ def timed_import(label: str, name: str, size: int, workers: int, env: dict, logs
     finally:
         stop(procs)
     assert job.state == "succeeded" and job.rows_written == N, (job.state, job.errors[-3:])
+    busy = [_chunk_seconds(log.read_text()) for log in sorted(run_logs.glob("*.log"))]
+    print(f"  run {label}: chunks per worker {[n for n, _ in busy]}, "
+          f"seconds in chunk tasks {[round(t, 1) for _, t in busy]}")  # fmt: skip
     return elapsed, job.chunks.count()
+
+
+_SUCCEEDED = re.compile(r"import_chunk_task\[[^\]]+\] succeeded in ([0-9.]+)s")
+
+
+def _chunk_seconds(log: str) -> tuple[int, float]:
+    """How many chunk tasks a worker ran, and for how long (its log)."""
+    times = [float(t) for t in _SUCCEEDED.findall(log)]
+    return len(times), sum(times)
 
 
 def main() -> int:
