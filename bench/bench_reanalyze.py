@@ -89,11 +89,14 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 def timed_run(workers: int, env: dict, log_dir: Path) -> float:
     from reflectlab.projects.models import Project
-    from reflectlab.traces.models import Trace
+    from reflectlab.traces.models import GradeCacheEntry, Trace
     from reflectlab.traces.parallel import reanalysis_stale_count, reanalysis_start
 
     project = Project.objects.get(name="bench")
     Trace.objects.filter(project=project).update(analyzer_version="0")
+    # Both runs grade cold: the shared grading cache (traces.grading) would
+    # otherwise hand the second run every grade the first (and the load) stored.
+    GradeCacheEntry.objects.all().delete()
     procs = start_workers(workers, env, log_dir)
     try:
         started = time.perf_counter()

@@ -337,6 +337,8 @@ REFLECTLAB_SHARED_DATA = Path(
 )
 # Imports above this many lines run on a worker with a progress bar.
 REFLECTLAB_SYNC_IMPORT_MAX_BYTES = env_int("REFLECTLAB_SYNC_IMPORT_MAX_BYTES", 2 * 1024 * 1024)
+# Lines per chunk of a JSONL trace import on the workers (prompts.chunks); 0: one worker.
+REFLECTLAB_IMPORT_CHUNK_ROWS = env_int("REFLECTLAB_IMPORT_CHUNK_ROWS", 2000)
 # Annotation claims are leases renewed by the page's heartbeat.
 REFLECTLAB_CLAIM_TTL_SECONDS = env_int("REFLECTLAB_CLAIM_TTL_SECONDS", 600)
 # Finished exports live here, outside MEDIA_ROOT: only a members-only view serves them.

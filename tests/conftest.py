@@ -85,21 +85,10 @@ def celery_worker_env():
     return {}
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path, celery_worker_env):
-    """A real ``celery worker`` process on the test database and the configured broker.
-
-    Tests using it must commit their data (``transactional_db``), as the
-    worker reads it through its own connection.
-    """
+def _worker_env(celery_worker_env) -> dict:
     import os
-    import subprocess
-    import sys
-    import time
 
     from django.db import connection
-
-    from reflectlab.celery import app
 
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
@@ -108,10 +97,14 @@ def celery_worker_process(transactional_db, tmp_path, celery_worker_env):
         url = (
             f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
         )
-    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0", **celery_worker_env}
-    app.control.purge()
-    log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen(
+    return {**os.environ, "DATABASE_URL": url, "DEBUG": "0", **celery_worker_env}
+
+
+def _start_worker(env: dict, log, name: str):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -123,6 +116,8 @@ def celery_worker_process(transactional_db, tmp_path, celery_worker_env):
             "default,models",
             "-P",
             "solo",
+            "-n",
+            f"{name}@%h",
             "-l",
             "info",
             "--without-mingle",
@@ -133,11 +128,54 @@ def celery_worker_process(transactional_db, tmp_path, celery_worker_env):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+def _stop_workers(procs) -> None:
+    import subprocess
+
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path, celery_worker_env):
+    """A real ``celery worker`` process on the test database and the configured broker.
+
+    Tests using it must commit their data (``transactional_db``), as the
+    worker reads it through its own connection.
+    """
+    import time
+
+    from reflectlab.celery import app
+
+    app.control.purge()
+    log = (tmp_path / "worker.log").open("w")
+    proc = _start_worker(_worker_env(celery_worker_env), log, "worker")
     time.sleep(0.5)
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    _stop_workers([proc])
     log.close()
+
+
+@pytest.fixture
+def celery_worker_processes(transactional_db, tmp_path, celery_worker_env):
+    """Two real worker processes (``celery_worker_process``), for work split across workers;
+    each logs to ``tmp_path / "worker-<i>.log"``."""
+    import time
+
+    from reflectlab.celery import app
+
+    app.control.purge()
+    env = _worker_env(celery_worker_env)
+    logs = [(tmp_path / f"worker-{i}.log").open("w") for i in range(2)]
+    procs = [_start_worker(env, log, f"worker{i}") for i, log in enumerate(logs)]
+    time.sleep(0.5)
+    yield procs
+    _stop_workers(procs)
+    for log in logs:
+        log.close()

@@ -21,7 +21,7 @@ from reflectlab.analysis.answers import (
 from reflectlab.analysis.classify import Step, classify_steps, episodes, reflective_indices
 from reflectlab.analysis.extract import Extraction, extract
 from reflectlab.analysis.grade import grade as grade_answer
-from reflectlab.analysis.grade import grading_tally
+from reflectlab.analysis.grade import grading_scope, grading_tally
 from reflectlab.analysis.lexicon import Lexicon
 from reflectlab.analysis.metrics import Metrics, compute_metrics
 from reflectlab.analysis.reflections import Reflection, label_reflections
@@ -134,7 +134,7 @@ def analyze(
     if ext.answer_start is not None:
         response_lower = lower if text is response else _lowered(response)
         answer = find_candidates(response, response_lower, ext.answer_start, len(response))
-    with grading_tally() as tally:
+    with grading_tally() as tally, grading_scope(reference):
         candidates = _graded(thinking + answer, reference)
         final = pick_final(candidates[len(thinking) :], candidates[: len(thinking)])
         final_correct = _final_correctness(final, reference)
@@ -142,19 +142,20 @@ def analyze(
         runs = episodes(reflective)
         reflections = label_reflections(candidates, reflective, len(steps))
         reached = _reached_tentatively(tentative, candidates, reference)
-    metrics = compute_metrics(
-        steps=steps,
-        reflective=reflective,
-        n_episodes=len(runs),
-        candidates=candidates,
-        reflections=reflections,
-        final_correct=final_correct,
-        has_final=final is not None,
-        tentative_reached_step=reached,
-        truncated=ext.truncated,
-        think_start=ext.think_start,
-        think_end=ext.think_end,
-    )
+    with grading_scope(reference):  # its answer-change count compares candidates
+        metrics = compute_metrics(
+            steps=steps,
+            reflective=reflective,
+            n_episodes=len(runs),
+            candidates=candidates,
+            reflections=reflections,
+            final_correct=final_correct,
+            has_final=final is not None,
+            tentative_reached_step=reached,
+            truncated=ext.truncated,
+            think_start=ext.think_start,
+            think_end=ext.think_end,
+        )
     return TraceAnalysis(
         version=analyzer_version(lexicon),
         extraction=ext,

@@ -15,19 +15,27 @@
   analysis, ``grading_stats`` per process.
 - Every distinct comparison is computed once (LRU), a timed-out one included:
   a poison pill costs its timeout once, not on every trace that repeats it.
+- Across processes, grades against a reference can come from a shared store
+  (``shared_grades``): the caller hands in something that fetches the known
+  grades of a chunk's references in bulk and stores the new ones in bulk
+  (``traces.grading`` backs it with a table). This package only sees the
+  ``SharedGradeStore`` protocol, so it stays free of Django.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import NamedTuple
+from importlib import metadata
+from typing import NamedTuple, Protocol
 
 from reflectlab.analysis import verifier
 
@@ -132,12 +140,120 @@ def simplified(value: str) -> str:
     return value.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
 
 
+# Bump when a rule of this module changes a grade (the shared store keys on it).
+GRADER_REVISION = 1
+
+
+@lru_cache(maxsize=1)
+def grader_version() -> str:
+    """What produced a grade: this module's revision and the math-verify release."""
+    try:
+        release = metadata.version("math-verify")
+    except metadata.PackageNotFoundError:
+        release = "none"
+    return f"{GRADER_REVISION}+mv{release}"
+
+
+def text_key(value: str) -> str:
+    """A fixed-size key for a reference or an answer in the shared store."""
+    return hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+class SharedGradeStore(Protocol):
+    """Where grades outlive a process (a database table; see ``traces.grading``).
+
+    A row is ``(scope, reference, answer, correct)`` (keys from ``text_key``):
+    the scope is the normalised reference of the trace whose analysis made
+    the comparison — the reference itself for a grade, the trace's reference
+    for two of its candidates compared with each other (``reflections``) — so
+    a chunk preloads everything its traces compared last time by their
+    references alone.
+    """
+
+    def fetch(self, version: str, scope_keys: list[str]) -> Iterable[tuple[str, str, bool | None]]:
+        """Every known ``(reference_key, answer_key, correct)`` in these scopes."""
+
+    def store(self, version: str, rows: list[tuple[str, str, str, bool | None]]) -> None:
+        """Add new ``(scope_key, reference_key, answer_key, correct)``; a known pair stays."""
+
+
+@dataclass
+class SharedGrades:
+    """The grades of one chunk: preloaded, plus the ones computed while it ran."""
+
+    known: dict[tuple[str, str], bool | None]
+    new: dict[tuple[str, str], tuple[str, bool | None]] = field(default_factory=dict)
+    hits: int = 0
+    misses: int = 0
+
+    def grade(self, gold: str, answer: str, scope: str) -> Grade:
+        key = (text_key(gold), text_key(answer))
+        if key in self.known:
+            self.hits += 1
+            correct = self.known[key]
+            return Grade(correct, UNKNOWN if correct is None else GRADED)
+        self.misses += 1
+        grade = _verify(gold, answer)
+        # A timeout depends on the load of the moment and a refusal costs
+        # nothing: neither is worth sharing.
+        if grade.status in (GRADED, UNKNOWN):
+            self.known[key] = grade.correct
+            self.new[key] = (scope, grade.correct)
+        return grade
+
+
+_shared: ContextVar[SharedGrades | None] = ContextVar("shared_grades", default=None)
+_scope: ContextVar[str | None] = ContextVar("grading_scope", default=None)
+
+
+@contextmanager
+def shared_grades(
+    store: SharedGradeStore, references: Iterable[str | None]
+) -> Iterator[SharedGrades]:
+    """Grade against ``references`` through ``store`` inside the block (this thread).
+
+    One ``fetch`` before (every known grade in the scopes of these references,
+    this grader version), one ``store`` of the new grades after — when the
+    block ends without an error. Grades of other versions are never read:
+    bumping ``GRADER_REVISION`` or math-verify invalidates them.
+    """
+    keys = sorted({text_key(gold) for r in references if r and (gold := reference_answer(r))})
+    version = grader_version()
+    known = (
+        {(ref, ans): correct for ref, ans, correct in store.fetch(version, keys)} if keys else {}
+    )
+    session = SharedGrades(known=known)
+    token = _shared.set(session)
+    try:
+        yield session
+    finally:
+        _shared.reset(token)
+    if session.new:
+        store.store(version, sorted((s, r, a, c) for (r, a), (s, c) in session.new.items()))
+
+
+@contextmanager
+def grading_scope(reference: str | None) -> Iterator[None]:
+    """Comparisons inside the block belong to the trace graded against ``reference``
+    (``analyze`` sets it); without a reference they are not shared."""
+    gold = reference_answer(reference) if reference else ""
+    token = _scope.set(text_key(gold) if gold and _shared.get() is not None else None)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
 def equivalent(gold: str, answer: str) -> bool | None:
     """Whether ``answer`` equals ``gold`` mathematically; ``None`` when unknown."""
-    return equivalence(gold, answer).correct
+    scope = _scope.get()
+    shared = _shared.get() if scope is not None else None
+    return equivalence(gold, answer, shared=shared, scope=scope or "").correct
 
 
-def equivalence(gold: str, answer: str) -> Grade:
+def equivalence(
+    gold: str, answer: str, *, shared: SharedGrades | None = None, scope: str = ""
+) -> Grade:
     """``equivalent`` with its status.
 
     Cheap exact checks first (equal after removing presentation, plain
@@ -157,7 +273,7 @@ def equivalence(gold: str, answer: str) -> Grade:
             return Grade(True, GRADED)
         if a == a.to_integral_value() and b == b.to_integral_value():
             return Grade(False, GRADED)  # distinct integers: nothing for math-verify to add
-    grade = _verify(gold, answer)
+    grade = _verify(gold, answer) if shared is None else shared.grade(gold, answer, scope)
     if grade.status in (TIMED_OUT, REFUSED) and (tally := _tally.get()) is not None:
         tally[grade.status] += 1
     return grade
@@ -188,4 +304,4 @@ def grade_outcome(reference: str | None, answer: str | None) -> Grade:
     gold = reference_answer(reference)
     if not gold:
         return Grade(None, UNKNOWN)
-    return equivalence(gold, answer)
+    return equivalence(gold, answer, shared=_shared.get(), scope=text_key(gold))

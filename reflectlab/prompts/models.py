@@ -17,6 +17,11 @@ class Prompt(models.Model):
     messages = models.JSONField(null=True, blank=True, help_text="Chat messages, if any.")
     reference_answer = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # The import that created it: a failed all-or-nothing trace import deletes
+    # the prompts it created and no trace uses.
+    import_job = models.ForeignKey(
+        "ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -95,3 +100,44 @@ class ImportJob(LeasedJob):
         if self.is_terminal:
             return 100
         return int(100 * self.bytes_done / self.bytes_total) if self.bytes_total else 0
+
+
+class ImportChunk(LeasedJob):
+    """One range of lines of a trace import, written by one worker (``prompts.chunks``).
+
+    ``byte_lo``/``byte_hi`` cut the stored upload at line starts; line numbers
+    are the file's. ``skip_lines`` are lines of the range not to write
+    (repeats of an earlier line, ids used with other content).
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        STOPPED = "stopped", "Stopped"  # another chunk failed
+
+    TERMINAL = (State.DONE, State.FAILED, State.STOPPED)
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    line_lo = models.PositiveIntegerField()
+    line_hi = models.PositiveIntegerField(help_text="First line after the range.")
+    byte_lo = models.BigIntegerField()
+    byte_hi = models.BigIntegerField()
+    skip_lines = models.JSONField(default=list, blank=True)
+    rows_valid = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0, help_text="Refused by the database.")
+    errors = models.JSONField(default=list, blank=True)
+    failure = models.TextField(blank=True)
+    bytes_done = models.BigIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="import_chunk_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of import {self.job_id} ({self.state})"

@@ -13,7 +13,7 @@ import hashlib
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -87,8 +87,14 @@ class Mapping:
         return None
 
 
-def iter_raw_records(stream: IO[bytes], file_format: str) -> Iterator[ParsedLine]:
-    """Yield each line of a JSONL or CSV byte stream as a raw dict."""
+def iter_raw_records(
+    stream: Iterable[bytes], file_format: str, first_line: int = 1
+) -> Iterator[ParsedLine]:
+    """Yield each line of a JSONL or CSV byte stream as a raw dict.
+
+    ``first_line``: the number of the stream's first line (a JSONL chunk of a
+    larger file keeps the file's line numbers).
+    """
     if file_format == "csv":
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         reader = csv.DictReader(text)
@@ -110,7 +116,7 @@ def iter_raw_records(stream: IO[bytes], file_format: str) -> Iterator[ParsedLine
         return
     if file_format != "jsonl":
         raise ValueError(f"Unknown format {file_format!r}; use jsonl or csv.")
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(stream, start=first_line):
         if number == 1 and raw.startswith(UTF8_BOM):
             raw = raw[len(UTF8_BOM) :]  # Windows editors start UTF-8 files with a BOM
         if not raw.strip():
@@ -355,7 +361,13 @@ def clean_trace(
 
 
 def parse_file(
-    stream: IO[bytes], *, file_format: str, kind: str, mapping: Mapping, keep_nul: bool = False
+    stream: Iterable[bytes],
+    *,
+    file_format: str,
+    kind: str,
+    mapping: Mapping,
+    keep_nul: bool = False,
+    first_line: int = 1,
 ) -> Iterator[ParsedLine]:
     """Yield every line of the file, cleaned (``record``) or refused (``error``).
 
@@ -367,7 +379,7 @@ def parse_file(
             return clean_trace(record, mapping, keep_nul=keep_nul)
     else:
         clean = clean_prompt
-    for parsed in iter_raw_records(stream, file_format):
+    for parsed in iter_raw_records(stream, file_format, first_line):
         if parsed.record is None:
             yield parsed
             continue

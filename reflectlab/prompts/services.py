@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import orjson
@@ -33,9 +35,13 @@ def _write_prompts(project: Project, records: list[dict[str, Any]]) -> tuple[int
     return created, len(records) - created
 
 
-def _writer_for(kind: str) -> Callable[[Project, list[dict[str, Any]]], tuple[int, int]]:
+def writer_for(
+    kind: str, import_job_id: int | None = None, *, key_order: bool = False
+) -> Callable[[Project, list[dict[str, Any]]], tuple[int, int]]:
     if kind == ImportJob.Kind.TRACES:
-        return lambda project, records: traces_write(project=project, records=records)
+        return lambda project, records: traces_write(
+            project=project, records=records, import_job_id=import_job_id, key_order=key_order
+        )
     return _write_prompts
 
 
@@ -77,14 +83,83 @@ class _RepeatedIds:
     def __init__(self) -> None:
         self.first: dict[bytes, tuple[int, bytes]] = {}
 
-    def check(self, line: int, record: dict[str, Any]) -> str | None:
+    def check(self, line: int, record: dict[str, Any]) -> tuple[bool, str | None]:
+        """(whether an earlier line has this id, the error if its content differs)."""
         key = record["external_id"]
         digest = hashlib.blake2b(key.encode(), digest_size=12).digest()
         content = _content_digest(record)
         seen = self.first.setdefault(digest, (line, content))
         if seen[0] != line and seen[1] != content:
-            return f"id {key[:80]!r} is already used on line {seen[0]} with different content."
-        return None
+            return (
+                True,
+                f"id {key[:80]!r} is already used on line {seen[0]} with different content.",
+            )
+        return seen[0] != line, None
+
+
+@dataclass
+class Validation:
+    """The validation pass over a whole file: its report and the lines not to write."""
+
+    report: dict[str, Any]
+    conflicts: set[int]  # an id already used with other content (rejected)
+    repeats: set[int]  # an identical repeat of an earlier line (skipped)
+    unreadable: bool
+    size: int
+    # Valid lines per chunk of ``chunk_lines`` lines (chunk k: lines k*n+1 … (k+1)*n).
+    valid_per_chunk: Counter[int] = field(default_factory=Counter)
+
+    def writable(self, allow_partial: bool) -> bool:
+        # A file unreadable past some line is never written, not even in part: the
+        # lines after it would silently be missing from the counts.
+        return not (self.unreadable or (self.report["rows_rejected"] and not allow_partial))
+
+
+def import_validate(
+    *,
+    stream: Any,
+    kind: str,
+    file_format: str,
+    mapping: Mapping,
+    keep_nul: bool,
+    on_progress: Callable[[int], None] | None = None,
+    chunk_lines: int = 0,
+) -> Validation:
+    """The first pass: parse and check every line, write nothing (memory stays flat
+    but for the ids seen). Progress: the first half of the file size."""
+    errors: list[dict[str, Any]] = []
+    report: dict[str, Any] = {
+        "rows_valid": 0,
+        "rows_rejected": 0,
+        "rows_written": 0,
+        "rows_skipped": 0,
+        "errors": errors,
+        "written": False,
+    }
+    repeated = _RepeatedIds()
+    result = Validation(report, conflicts=set(), repeats=set(), unreadable=False, size=0)
+    lines = parse_file(
+        stream, file_format=file_format, kind=kind, mapping=mapping, keep_nul=keep_nul
+    )
+    for count, parsed in enumerate(lines, start=1):
+        result.unreadable = result.unreadable or parsed.fatal
+        error = parsed.error
+        if error is None:
+            repeat, error = repeated.check(parsed.line, parsed.record)
+            if error is not None:
+                result.conflicts.add(parsed.line)
+            elif repeat:
+                result.repeats.add(parsed.line)
+        if error is not None:
+            _reject(report, parsed.line, error)
+        else:
+            report["rows_valid"] += 1
+            if chunk_lines:
+                result.valid_per_chunk[(parsed.line - 1) // chunk_lines] += 1
+        if on_progress is not None and count % BATCH_SIZE == 0:
+            on_progress(stream.tell() // 2)
+    result.size = stream.tell()
+    return result
 
 
 def import_stream(
@@ -96,6 +171,7 @@ def import_stream(
     mapping: dict[str, Any] | None = None,
     allow_partial: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    import_job_id: int | None = None,
 ) -> dict[str, Any]:
     """Validate every line, then write; return the report.
 
@@ -107,42 +183,20 @@ def import_stream(
     and a batch the database refuses is retried line by line, so the counts
     say exactly what was written. Progress is reported in bytes, the
     validation pass as the first half of the file size, the write as the second.
+    (On a worker, large trace files are written in chunks instead: ``prompts.chunks``.)
     """
     clean_mapping = mapping_for(kind, mapping)
     keep_nul = kind == ImportJob.Kind.TRACES and output_keeps_nul()
-    errors: list[dict[str, Any]] = []
-    report: dict[str, Any] = {
-        "rows_valid": 0,
-        "rows_rejected": 0,
-        "rows_written": 0,
-        "rows_skipped": 0,
-        "errors": errors,
-        "written": False,
-    }
-    repeated = _RepeatedIds()
-    conflicts: set[int] = set()
-    lines = parse_file(
-        stream, file_format=file_format, kind=kind, mapping=clean_mapping, keep_nul=keep_nul
+    validation = import_validate(
+        stream=stream,
+        kind=kind,
+        file_format=file_format,
+        mapping=clean_mapping,
+        keep_nul=keep_nul,
+        on_progress=on_progress,
     )
-    unreadable = False
-    for count, parsed in enumerate(lines, start=1):
-        unreadable = unreadable or parsed.fatal
-        error = parsed.error
-        if error is None:
-            error = repeated.check(parsed.line, parsed.record)
-            if error is not None:
-                conflicts.add(parsed.line)
-        if error is not None:
-            _reject(report, parsed.line, error)
-        else:
-            report["rows_valid"] += 1
-        if on_progress is not None and count % BATCH_SIZE == 0:
-            on_progress(stream.tell() // 2)
-    del repeated
-    size = stream.tell()
-    # A file unreadable past some line is never written, not even in part: the
-    # lines after it would silently be missing from the counts.
-    if unreadable or (report["rows_rejected"] and not allow_partial):
+    report, conflicts, size = validation.report, validation.conflicts, validation.size
+    if not validation.writable(allow_partial):
         return report
     stream.seek(0)
     records = (
@@ -157,7 +211,7 @@ def import_stream(
         if on_progress is not None:
             on_progress(size // 2 + stream.tell() // 2)
 
-    writer = _BatchWriter(project, _writer_for(kind), report, allow_partial)
+    writer = BatchWriter(project, writer_for(kind, import_job_id), report, allow_partial)
     try:
         if allow_partial:
             writer.write_all(records, progress)
@@ -179,10 +233,18 @@ def _reject(report: dict[str, Any], line: int, error: str) -> None:
         report["errors"].append({"line": line, "error": error})
 
 
-class _BatchWriter:
-    def __init__(self, project, write, report, allow_partial: bool):
+class BatchWriter:
+    """Writes parsed lines in batches of ``BATCH_SIZE``, counting into ``report``.
+
+    ``allow_partial``: each batch commits on its own, a refused one is retried
+    line by line. ``own_transactions`` (chunked imports): each batch commits on
+    its own too, but a refused batch raises.
+    """
+
+    def __init__(self, project, write, report, allow_partial: bool, own_transactions=False):
         self.project, self.write, self.report = project, write, report
         self.allow_partial = allow_partial
+        self.own_transactions = own_transactions
 
     def write_all(self, parsed_lines: Iterable[Any], progress: Callable[[], None]) -> None:
         batch: list[Any] = []
@@ -197,7 +259,10 @@ class _BatchWriter:
 
     def flush(self, batch: list[Any]) -> None:
         records = [parsed.record for parsed in batch]
-        if not self.allow_partial:
+        if not self.allow_partial and self.own_transactions:
+            with transaction.atomic():
+                self._count(self.write(self.project, records))
+        elif not self.allow_partial:
             self._count(self.write(self.project, records))
         else:
             try:
@@ -264,7 +329,7 @@ def import_job_create(
     return job
 
 
-class _JobProgress:
+class JobProgress:
     """Writes a job's ``bytes_done`` where other connections can see it.
 
     The import writes in one transaction, so progress goes through a second
@@ -306,7 +371,7 @@ def import_job_execute(*, job_id: int, raise_db_errors: bool = False) -> None:
         return
     job = ImportJob.objects.select_related("project").get(pk=job_id)
     mine = ImportJob.objects.filter(pk=job_id, holder=holder, state=ImportJob.State.RUNNING)
-    progress = _JobProgress(job_id)
+    progress = JobProgress(job_id)
     try:
         with JobLease(ImportJob, job_id, holder), job.file.open("rb") as stream:
             report = import_stream(
@@ -317,21 +382,22 @@ def import_job_execute(*, job_id: int, raise_db_errors: bool = False) -> None:
                 mapping=job.mapping,
                 allow_partial=job.allow_partial,
                 on_progress=progress,
+                import_job_id=job.pk,
             )
     except TRANSIENT_DB_ERRORS as exc:
         if raise_db_errors:
             raise  # the task retries
         logger.exception("import job %s failed", job_id)
-        _job_failed(job_id, exc, None)
+        import_job_failed(job_id, exc, None)
         return
     except ImportFailed as failed:
         if raise_db_errors and isinstance(failed.__cause__, TRANSIENT_DB_ERRORS):
             raise failed.__cause__ from None
-        _job_failed(job_id, failed.__cause__, failed.report)
+        import_job_failed(job_id, failed.__cause__, failed.report)
         return
     except Exception as exc:
         logger.exception("import job %s failed", job_id)
-        _job_failed(job_id, exc, None)
+        import_job_failed(job_id, exc, None)
         return
     finally:
         progress.close()
@@ -349,7 +415,9 @@ def import_job_execute(*, job_id: int, raise_db_errors: bool = False) -> None:
     )
 
 
-def _job_failed(job_id: int, exc: BaseException | None, report: dict[str, Any] | None) -> None:
+def import_job_failed(
+    job_id: int, exc: BaseException | None, report: dict[str, Any] | None
+) -> None:
     """A generic, honest message for the user; the details went to the log."""
     report = report or {"rows_written": 0, "rows_skipped": 0, "rows_rejected": 0, "errors": []}
     if report["rows_written"]:

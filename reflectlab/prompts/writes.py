@@ -13,11 +13,16 @@ BATCH_SIZE = 1000
 
 
 def prompts_upsert(
-    *, project: Project, records: Iterable[dict[str, Any]]
+    *,
+    project: Project,
+    records: Iterable[dict[str, Any]],
+    import_job_id: int | None = None,
+    key_order: bool = False,
 ) -> tuple[dict[str, int], int]:
     """Create the prompts not yet in the project; return ``{external_id: pk}`` and the count created.
 
     Existing prompts are left untouched, so re-importing a file changes nothing.
+    ``key_order``: insert in id order (concurrent writers lock in one order).
     """
     by_id: dict[str, dict[str, Any]] = {}
     for record in records:
@@ -27,7 +32,12 @@ def prompts_upsert(
             "external_id", "pk"
         )
     )
-    new = [Prompt(project=project, **r) for key, r in by_id.items() if key not in existing]
+    keys = sorted(by_id) if key_order else by_id
+    new = [
+        Prompt(project=project, import_job_id=import_job_id, **by_id[key])
+        for key in keys
+        if key not in existing
+    ]
     Prompt.objects.bulk_create(new, batch_size=BATCH_SIZE, ignore_conflicts=True)
     if new:
         existing |= dict(

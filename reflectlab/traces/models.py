@@ -73,6 +73,15 @@ class Trace(models.Model):
         db_index=False,
     )
     sample_index = models.PositiveIntegerField(null=True, blank=True)
+    # The import that wrote it: a failed all-or-nothing import deletes its traces.
+    import_job = models.ForeignKey(
+        "prompts.ImportJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # a partial index below: run traces have none
+    )
     # No db_index: on PostgreSQL it would add a second ``varchar_pattern_ops``
     # index nobody uses; (project, model_name) below serves the reads.
     model_name = models.CharField(max_length=300, blank=True)
@@ -237,6 +246,12 @@ class Trace(models.Model):
                 condition=Q(parent__isnull=False),
                 name="trace_branches",
             ),
+            # A failed import's clean-up and its count of rows written; SET NULL.
+            models.Index(
+                fields=["import_job"],
+                condition=Q(import_job__isnull=False),
+                name="trace_import_job",
+            ),
             # SET NULL when a model config is deleted.
             models.Index(
                 fields=["model_config"],
@@ -277,3 +292,30 @@ def step_text_for_source(raw_response: str, reasoning: str, source: str | None) 
     if source == "reasoning_field":
         return reasoning or ""
     return raw_response or ""
+
+
+class GradeCacheEntry(models.Model):
+    """A grade shared by every worker: (grader version, reference, answer) → correct.
+
+    Keys are hashes (``analysis.grade.text_key``) of the normalised reference
+    and of the answer; rows of another grader version are never read
+    (``traces.grading``). ``scope_key``: the reference of the trace whose
+    analysis made the comparison (a chunk preloads by it).
+    """
+
+    version = models.CharField(max_length=40)
+    scope_key = models.CharField(max_length=32)
+    reference_key = models.CharField(max_length=32)
+    answer_key = models.CharField(max_length=32)
+    correct = models.BooleanField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "reference_key", "answer_key"], name="grade_cache_key"
+            )
+        ]
+        indexes = [models.Index(fields=["version", "scope_key"], name="grade_cache_scope")]
+
+    def __str__(self) -> str:
+        return f"{self.reference_key}/{self.answer_key}: {self.correct}"

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from reflectlab.core.chunks import ChunkStarts
 from reflectlab.projects.models import Project
 from reflectlab.traces.models import Trace
-from reflectlab.traces.services import BATCH_SIZE, current_version, save_analyses, trace_analyze
+from reflectlab.traces.services import BATCH_SIZE, current_version, save_analyses
 
 DEFAULT_CHUNK = 2000
 
@@ -37,20 +38,11 @@ def reanalysis_plan(*, project: Project, chunk: int = DEFAULT_CHUNK) -> list[tup
     boundaries are every ``chunk``-th id, so chunks are equal in rows whatever
     gaps the ids have.
     """
-    if chunk < 1:
-        raise ValueError("chunk must be at least 1")
-    ids = _stale(project).order_by("id").values_list("id", flat=True)
-    ranges: list[tuple[int, int]] = []
-    lo = None
-    for n, pk in enumerate(ids.iterator(chunk_size=10_000)):
-        if n % chunk == 0:
-            if lo is not None:
-                ranges.append((lo, pk))
-            lo = pk
-        last = pk
-    if lo is not None:
-        ranges.append((lo, last + 1))
-    return ranges
+    starts: ChunkStarts[int] = ChunkStarts(chunk)
+    last = 0
+    for last in _stale(project).order_by("id").values_list("id", flat=True).iterator(10_000):
+        starts.see(last)
+    return starts.ranges(end=last + 1)
 
 
 def traces_reanalyze_range(*, project_id: int, lo: int, hi: int) -> int:
@@ -60,7 +52,7 @@ def traces_reanalyze_range(*, project_id: int, lo: int, hi: int) -> int:
     done = 0
     batch: list[Trace] = []
     for trace in queryset.order_by("id").iterator(chunk_size=BATCH_SIZE):
-        batch.append(trace_analyze(trace=trace, save=False))
+        batch.append(trace)
         if len(batch) >= BATCH_SIZE:
             done += save_analyses(batch)
     return done + save_analyses(batch)

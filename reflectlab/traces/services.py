@@ -11,17 +11,27 @@ from reflectlab import analysis
 from reflectlab.projects.models import Project
 from reflectlab.prompts.writes import prompts_upsert
 from reflectlab.traces.analysis import ANALYSIS_FIELDS, analysis_columns, lexicon_for
+from reflectlab.traces.grading import shared_grading
 from reflectlab.traces.models import Trace
 
 BATCH_SIZE = 500
 
 
-def traces_write(*, project: Project, records: list[dict[str, Any]]) -> tuple[int, int]:
+def traces_write(
+    *,
+    project: Project,
+    records: list[dict[str, Any]],
+    import_job_id: int | None = None,
+    key_order: bool = False,
+) -> tuple[int, int]:
     """Import cleaned trace records (see ``prompts.parsing.clean_trace``), analysed.
 
     Returns (written, skipped); a trace whose external id is already in the
-    project is skipped, so re-imports change nothing. Three queries per batch,
-    whatever its size.
+    project is skipped, so re-imports change nothing. A few queries per batch,
+    whatever its size (grades shared across workers: ``traces.grading``).
+    ``import_job_id`` tags the rows (and the prompts created) with their import;
+    ``key_order`` inserts the prompts in id order, so that concurrent writers
+    of one file wait on each other's shared prompts without deadlocking.
     """
     existing = set(
         Trace.objects.filter(
@@ -33,36 +43,52 @@ def traces_write(*, project: Project, records: list[dict[str, Any]]) -> tuple[in
         if record["external_id"] not in existing:
             existing.add(record["external_id"])
             fresh.append(record)
+    references = {r["prompt"]["external_id"]: r["prompt"]["reference_answer"] for r in fresh}
+    # Analyse first, insert after: the prompt rows this batch inserts stay locked
+    # until it commits, and a concurrent chunk sharing a prompt waits for that —
+    # for the inserts only, not for the analysis.
+    with shared_grading(references.values()):
+        new = [_imported_trace(project, record, references, import_job_id) for record in fresh]
     # Prompts only for the traces that will be written: a skipped trace (already
     # imported, or a repeated line) must not leave a prompt without traces.
-    prompt_ids, _ = prompts_upsert(project=project, records=[r["prompt"] for r in fresh])
-    references = {r["prompt"]["external_id"]: r["prompt"]["reference_answer"] for r in fresh}
-    new: list[Trace] = []
-    for record in fresh:
-        prompt_key = record["prompt"]["external_id"]
-        new.append(
-            Trace(
-                project=project,
-                prompt_id=prompt_ids[prompt_key],
-                origin=Trace.Origin.IMPORT,
-                external_id=record["external_id"],
-                model_name=record["model"],
-                raw_response=record["response"],
-                reasoning=record["reasoning"],
-                finish_reason=record["finish_reason"],
-                prompt_tokens=record["prompt_tokens"],
-                completion_tokens=record["completion_tokens"],
-                **analysis_columns(
-                    response=record["response"],
-                    reasoning=record["reasoning"],
-                    reference=references[prompt_key],
-                    finish_reason=record["finish_reason"],
-                    lexicon_overrides=project.lexicon,
-                ),
-            )
-        )
+    prompt_ids, _ = prompts_upsert(
+        project=project,
+        records=[r["prompt"] for r in fresh],
+        import_job_id=import_job_id,
+        key_order=key_order,
+    )
+    for trace, record in zip(new, fresh, strict=True):
+        trace.prompt_id = prompt_ids[record["prompt"]["external_id"]]
     Trace.objects.bulk_create(new, batch_size=BATCH_SIZE, ignore_conflicts=True)
     return len(new), len(records) - len(new)
+
+
+def _imported_trace(
+    project: Project,
+    record: dict[str, Any],
+    references: dict[str, str],
+    import_job_id: int | None,
+) -> Trace:
+    prompt_key = record["prompt"]["external_id"]
+    return Trace(
+        project=project,
+        import_job_id=import_job_id,
+        origin=Trace.Origin.IMPORT,
+        external_id=record["external_id"],
+        model_name=record["model"],
+        raw_response=record["response"],
+        reasoning=record["reasoning"],
+        finish_reason=record["finish_reason"],
+        prompt_tokens=record["prompt_tokens"],
+        completion_tokens=record["completion_tokens"],
+        **analysis_columns(
+            response=record["response"],
+            reasoning=record["reasoning"],
+            reference=references[prompt_key],
+            finish_reason=record["finish_reason"],
+            lexicon_overrides=project.lexicon,
+        ),
+    )
 
 
 def trace_analyze(*, trace: Trace, save: bool = True) -> Trace:
@@ -105,7 +131,7 @@ def traces_reanalyze(
             queryset = queryset.exclude(analyzer_version=current_version(each))
         batch: list[Trace] = []
         for trace in queryset.iterator(chunk_size=BATCH_SIZE):
-            batch.append(trace_analyze(trace=trace, save=False))
+            batch.append(trace)
             if len(batch) >= BATCH_SIZE:
                 done += save_analyses(batch)
                 if on_progress:
@@ -115,7 +141,10 @@ def traces_reanalyze(
 
 
 def save_analyses(batch: list[Trace]) -> int:
-    """Store the re-computed analysis of ``batch`` (then emptied); returns its size."""
+    """Re-analyse ``batch`` (grades shared across workers), store it, empty it; returns its size."""
+    with shared_grading(t.prompt.reference_answer for t in batch):
+        for trace in batch:
+            trace_analyze(trace=trace, save=False)
     with transaction.atomic():
         Trace.objects.bulk_update(batch, list(ANALYSIS_FIELDS))
     count = len(batch)

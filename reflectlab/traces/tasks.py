@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from celery import group, shared_task
-from django.db import transaction
+from celery import shared_task
 
+from reflectlab.core.chunks import chunks_enqueue
 from reflectlab.traces.parallel import traces_reanalyze_range
 
 
@@ -15,5 +15,4 @@ def reanalyze_chunk_task(project_id: int, lo: int, hi: int) -> int:
 
 
 def reanalysis_chunks_enqueue(project_id: int, ranges: list[tuple[int, int]]) -> None:
-    chunks = group(reanalyze_chunk_task.s(project_id, lo, hi) for lo, hi in ranges)
-    transaction.on_commit(chunks.delay)
+    chunks_enqueue(reanalyze_chunk_task, ((project_id, lo, hi) for lo, hi in ranges))

@@ -100,7 +100,7 @@ def test_whole_number_floats_are_token_counts(project):
     assert (trace.prompt_tokens, trace.completion_tokens) == (12, 3)
 
 
-REAL_WRITER = services._writer_for
+REAL_WRITER = services.writer_for
 
 
 def failing_writer(fail_on_call: int, exc: Exception):
@@ -120,7 +120,7 @@ def failing_writer(fail_on_call: int, exc: Exception):
 @pytest.mark.usefixtures("small_batches")
 def test_a_write_that_fails_half_way_leaves_nothing_behind(project, monkeypatch):
     monkeypatch.setattr(
-        services, "_writer_for", lambda kind: failing_writer(2, DataError("value too long"))
+        services, "writer_for", lambda kind, *a, **k: failing_writer(2, DataError("value too long"))
     )
     with pytest.raises(ImportFailed) as failed:
         import_stream(
@@ -142,7 +142,7 @@ def test_allow_partial_reports_exactly_what_a_refused_batch_wrote(project, monke
             raise DataError("refused")
         return real(project, records)
 
-    monkeypatch.setattr(services, "_writer_for", lambda kind: write)
+    monkeypatch.setattr(services, "writer_for", lambda kind, *a, **k: write)
     report = import_stream(
         project=project,
         stream=io.BytesIO(jsonl(*(good(i) for i in range(5)))),
@@ -160,7 +160,7 @@ def test_allow_partial_reports_exactly_what_a_refused_batch_wrote(project, monke
 def test_a_failed_import_job_says_so_without_driver_text(project, user, monkeypatch, caplog):
     secret = 'relation "secret_table" violates constraint on host db.internal'
     monkeypatch.setattr(
-        services, "_writer_for", lambda kind: failing_writer(2, OperationalError(secret))
+        services, "writer_for", lambda kind, *a, **k: failing_writer(2, OperationalError(secret))
     )
     upload = SimpleUploadedFile("t.jsonl", jsonl(*(good(i) for i in range(5))))
     with caplog.at_level(logging.ERROR):
@@ -327,7 +327,7 @@ def test_progress_shows_while_the_one_transaction_is_open(project, user, monkeyp
             observer.close()
         return real(project, records)
 
-    monkeypatch.setattr(services, "_writer_for", lambda kind: write)
+    monkeypatch.setattr(services, "writer_for", lambda kind, *a, **k: write)
     upload = SimpleUploadedFile("t.jsonl", jsonl(*(good(i) for i in range(9))))
     job = services.import_job_create(
         project=project, user=user, upload=upload, kind="traces", file_format="jsonl", mapping={}

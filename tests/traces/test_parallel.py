@@ -48,7 +48,7 @@ def test_start_enqueues_one_task_per_chunk_after_commit(
     project, stale, django_capture_on_commit_callbacks
 ):
     with (
-        mock.patch("reflectlab.traces.tasks.group") as group,
+        mock.patch("reflectlab.core.chunks.group") as group,
         django_capture_on_commit_callbacks(execute=True),  # exits first: runs them
     ):
         assert parallel.reanalysis_start(project=project, chunk=5) == 3
