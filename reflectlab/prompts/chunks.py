@@ -59,6 +59,7 @@ from reflectlab.prompts.services import (
     MAX_REPORTED_ERRORS,
     BatchWriter,
     JobProgress,
+    import_job_end,
     import_job_execute,
     import_job_failed,
     import_validate,
@@ -190,14 +191,12 @@ def _plan(job_id: int, holder: str) -> bool:
         progress.close()
     report = validation.report
     if not validation.writable(job.allow_partial):
-        mine.update(
+        import_job_end(
+            mine,
             state=ImportJob.State.FAILED,
             rows_rejected=report["rows_rejected"],
             errors=report["errors"],
             bytes_done=job.bytes_total,
-            finished_at=timezone.now(),
-            holder="",
-            lease_until=None,
         )
         return False
     skip = sorted(validation.conflicts | validation.repeats)
@@ -376,16 +375,14 @@ def import_job_settle(*, job_id: int) -> bool:
         )[:MAX_REPORTED_ERRORS]
         if failed:
             errors.append({"line": None, "error": _failure_message(failed[0], written)})
-        ImportJob.objects.filter(pk=job_id).update(
+        import_job_end(
+            ImportJob.objects.filter(pk=job_id),
             state=ImportJob.State.FAILED if failed else ImportJob.State.SUCCEEDED,
             rows_written=written,
             rows_skipped=0 if failed else max(valid - written, 0),
             rows_rejected=job.rows_rejected + refused,
             errors=errors,
             bytes_done=job.bytes_total,
-            finished_at=timezone.now(),
-            holder="",
-            lease_until=None,
         )
     return True
 

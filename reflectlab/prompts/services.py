@@ -13,6 +13,7 @@ import orjson
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from reflectlab.core.db import TRANSIENT_DB_ERRORS
@@ -402,16 +403,14 @@ def import_job_execute(*, job_id: int, raise_db_errors: bool = False) -> None:
     finally:
         progress.close()
     failed = report["rows_rejected"] and not job.allow_partial
-    mine.update(
+    import_job_end(
+        mine,
         state=ImportJob.State.FAILED if failed else ImportJob.State.SUCCEEDED,
         rows_written=report["rows_written"],
         rows_skipped=report["rows_skipped"],
         rows_rejected=report["rows_rejected"],
         errors=report["errors"],
         bytes_done=job.bytes_total,
-        finished_at=timezone.now(),
-        holder="",
-        lease_until=None,
     )
 
 
@@ -426,14 +425,19 @@ def import_job_failed(
         outcome = "nothing was written"
     kind = type(exc).__name__ if exc is not None else "error"
     message = f"Import failed ({kind}); {outcome}. The server log has the details."
-    ImportJob.objects.filter(pk=job_id).update(
+    import_job_end(
+        ImportJob.objects.filter(pk=job_id),
         state=ImportJob.State.FAILED,
         rows_written=report["rows_written"],
         rows_skipped=report["rows_skipped"],
         rows_rejected=report["rows_rejected"],
         errors=[*report["errors"], {"line": None, "error": message}],
-        finished_at=timezone.now(),
     )
+
+
+def import_job_end(rows: QuerySet[ImportJob], **values: Any) -> int:
+    """End the import job in ``rows``: ``values`` (state, counters, errors), finished now, lease given up."""
+    return rows.update(finished_at=timezone.now(), holder="", lease_until=None, **values)
 
 
 def import_jobs_recover() -> list[int]:
