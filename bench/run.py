@@ -14,7 +14,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["analysis", "import", "trace_page", "claims", "export", "runs", "judge", "scale"]
+# The quick ones first; any other bench_*.py runs after these, by name.
+FIRST = ["analysis", "import", "trace_page", "claims", "export", "runs", "judge"]
+
+
+def all_benches() -> list[str]:
+    names = sorted(path.stem.removeprefix("bench_") for path in HERE.glob("bench_*.py"))
+    return [name for name in FIRST if name in names] + [n for n in names if n not in FIRST]
 
 
 def main() -> int:
@@ -22,7 +28,7 @@ def main() -> int:
     env.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/reflectlab_bench")
     env.setdefault("SECRET_KEY", "bench-only")
     env.setdefault("PYTHONPATH", str(HERE.parent))
-    selected = sys.argv[1:] or ORDER
+    selected = sys.argv[1:] or all_benches()
     scripts = [HERE / f"bench_{name}.py" for name in selected]
     failures = []
     for script in scripts:
