@@ -242,7 +242,9 @@
   function applySaved(annotation) {
     field("version").value = String(annotation.version);
     if ($("time-spent")) $("time-spent").textContent = `${annotation.time_spent_seconds} s`;
-    const t = new Date().toLocaleTimeString();
+    // The site writes times as 16:32 (the `when` filter), not in the browser's locale.
+    const now = new Date();
+    const t = [now.getHours(), now.getMinutes()].map((n) => String(n).padStart(2, "0")).join(":");
     status(`Saved v${annotation.version} · ${t}`, "saved");
   }
   async function save(opts) {
