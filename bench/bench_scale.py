@@ -14,6 +14,9 @@ through the Django test client (server time, nothing cached by the app):
 - lists: API list pages (first, deep via the cursor, filtered) and the web list
   page (first, page 1000 filtered); baseline: the OFFSET query for page 1000
   with a filter that the API ran before. Target: any page ≤ 100 ms.
+- projects: the project page (its counts) and the project list (web, API);
+  before, in the same run: the old selectors (COUNTs over the traces) and a
+  bare ``COUNT(*)`` of the project's traces. Target ≤ 100 ms.
 
 ``BENCH_KEEP_DB=1`` keeps the database, and a later run with the same
 ``--traces`` reuses its project (populating 1M traces takes ~7 minutes).
@@ -290,6 +293,80 @@ def bench_lists(client, project, n: int) -> None:
     )
 
 
+def _old_project_stats(*, project) -> dict:
+    """``projects.selectors.project_stats`` before the project rollup: five COUNTs."""
+    from django.db.models import Count, Q
+
+    traces = project.traces.aggregate(
+        total=Count("id"),
+        reflective=Count("id", filter=Q(has_reflection=True)),
+        correct=Count("id", filter=Q(final_correct=True)),
+        wrong=Count("id", filter=Q(final_correct=False)),
+        truncated=Count("id", filter=Q(truncated=True)),
+    )
+    return {"prompts": project.prompts.count(), "traces": traces}
+
+
+def _old_projects_for_user(*, user):
+    """``projects_for_user`` before: a COUNT subquery of prompts and one of traces."""
+    from reflectlab.projects import selectors
+    from reflectlab.projects.models import Project
+
+    return (
+        Project.objects.filter(memberships__user_id=user.pk)
+        .annotate(n_prompts=selectors._counted("prompts"), n_traces=selectors._counted("traces"))
+        .order_by("name", "id")
+    )
+
+
+def bench_projects(client, project, n: int) -> None:
+    """The project page (counts of prompts and traces) and the project list, web and API."""
+    from django.db import transaction
+    from django.urls import reverse
+
+    from reflectlab.projects import selectors
+    from reflectlab.traces.models import Trace
+
+    table = Trace._meta.db_table
+    detail = reverse("projects:detail", args=[project.pk])
+    listing = reverse("projects:list")
+    api = "/api/v1/projects/"
+
+    def get(url):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+
+    print(f"project page and list, {n:,} traces:")
+    report("project page (counts)", timed(lambda: get(detail)), 0.1)
+    report("project list (web)", timed(lambda: get(listing)), 0.1)
+    report("project list (API)", timed(lambda: get(api)), 0.1)
+    source = list(Trace.objects.filter(project=project, parent__isnull=True)[:1000])
+    fields = [
+        f.attname for f in Trace._meta.concrete_fields if f.attname not in ("id", "external_id")
+    ]
+    with transaction.atomic():
+        added = Trace.objects.bulk_create(
+            [Trace(**{a: getattr(t, a) for a in fields}) for t in source], batch_size=500
+        )
+    started = time.perf_counter()
+    get(detail)
+    report("project page right after 1,000 new traces", (time.perf_counter() - started,) * 2, 0.1)
+    shown, exact = selectors.project_stats(project=project), _old_project_stats(project=project)
+    Trace.objects.filter(pk__in=[t.pk for t in added]).delete()
+    print(f"  shown {shown}\n  exact {exact}  {'equal' if shown == exact else 'DIFFERENT'}")
+    with mock.patch.object(selectors, "project_stats", _old_project_stats):
+        report("before: project page with five COUNTs", timed(lambda: get(detail)))
+    with mock.patch.object(selectors, "projects_for_user", _old_projects_for_user):
+        report("before: project list (web), COUNT subqueries", timed(lambda: get(listing)))
+        report("before: project list (API), COUNT subqueries", timed(lambda: get(api)))
+    report(
+        "baseline: SELECT COUNT(*) of the project's traces",
+        timed(
+            lambda: sql_seconds(f"SELECT COUNT(*) FROM {table} WHERE project_id = %s", [project.pk])
+        ),
+    )
+
+
 def _old_queue_status(*, project, now=None) -> dict:
     """``review.selectors.queue_status`` as it was before issue 16's fix (exact COUNTs,
     the completed traces counted in Python), for the side-by-side figure."""
@@ -406,7 +483,7 @@ def _cursor_url(api: str, after_id: int, query: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--traces", type=int, default=1_000_000)
-    parser.add_argument("--only", default="dashboards,lists,queue")
+    parser.add_argument("--only", default="dashboards,lists,queue,projects")
     args = parser.parse_args()
 
     url = database()
@@ -436,9 +513,12 @@ def main() -> int:
         client = Client()
         client.force_login(user)
         for part in filter(None, args.only.split(",")):
-            {"dashboards": bench_dashboards, "lists": bench_lists, "queue": bench_queue}[part](
-                client, project, args.traces
-            )
+            {
+                "dashboards": bench_dashboards,
+                "lists": bench_lists,
+                "queue": bench_queue,
+                "projects": bench_projects,
+            }[part](client, project, args.traces)
     finally:
         if not os.environ.get("BENCH_KEEP_DB"):
             drop_database(DB)

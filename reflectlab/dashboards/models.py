@@ -70,3 +70,25 @@ class ShareRollup(Rollup):
         indexes = [
             models.Index(fields=["project_id", "compacted", "day"], name="share_rollup_day"),
         ]
+
+
+class ProjectRollup(models.Model):
+    """Counts over *every* trace of a project (any state, branches too), for the
+    project page and list (``rollups.project_totals``); one row per project once
+    compacted, plus the deltas the triggers appended since."""
+
+    project_id = models.BigIntegerField()
+    compacted = models.BooleanField(default=False)
+    traces = models.BigIntegerField(default=0)
+    reflective = models.BigIntegerField(default=0)
+    correct = models.BigIntegerField(default=0)
+    wrong = models.BigIntegerField(default=0)
+    truncated = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project_id", "compacted"], name="project_rollup_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ProjectRollup {self.project_id}: {self.traces}"

@@ -13,6 +13,10 @@ group. Why triggers and not service code: the Django delete collector and
 queryset ``update()`` calls bypass any Python hook, and a rollup that misses one
 write path is silently wrong for ever.
 
+A third table, ``PROJECT``, counts *every* trace of a project (any state,
+branches too) for the project page and list: the charts' rollups count only
+ready first-generation traces, so they cannot give those totals.
+
 PostgreSQL uses statement-level triggers with transition tables (one delta row
 per group per statement, so a 500-row ``bulk_create`` appends a few rows);
 SQLite, which has only row-level triggers, appends one delta row per trace.
@@ -26,6 +30,8 @@ from __future__ import annotations
 TRACES = "traces_trace"
 REFLECTION = "dashboards_reflectionrollup"
 SHARE = "dashboards_sharerollup"
+PROJECT = "dashboards_projectrollup"
+CHART_TABLES = (REFLECTION, SHARE)  # what migration 0001 installed
 SHARE_BINS, POSITION_BINS = 20, 10  # selectors.SHARE_BINS / POSITION_BINS
 
 # Which traces the reflection charts count (``dashboards.filters.traces``).
@@ -59,6 +65,16 @@ REFLECTION_SUMS = {
     **{c: f"{{r}}.{c}" for c in REFLECTION_COLUMNS},
 }
 SHARE_SUMS = {"traces": "1"}
+# The project page's counts (``projects.selectors.project_stats``), over every trace.
+PROJECT_KEYS = {"project_id": "{r}.project_id"}
+PROJECT_SUMS = {
+    "traces": "1",
+    "reflective": _flag("{r}.has_reflection"),
+    "correct": _flag("{r}.final_correct"),
+    "wrong": _flag("NOT {r}.final_correct"),
+    "truncated": _flag("{r}.truncated"),
+}
+PROJECT_SOURCE_COLUMNS = ("project_id", "has_reflection", "final_correct", "truncated")
 # Every trace column the rollups read: an UPDATE that changes none of them is no change.
 SOURCE_COLUMNS = (
     "parent_id", "state", "created_at", "project_id", "model_name", "run_id",
@@ -90,14 +106,19 @@ def _vendor_exprs(vendor: str) -> tuple[str, dict[str, str]]:
     }
 
 
-def _specs(vendor: str) -> list[tuple[str, dict[str, str], dict[str, str]]]:
-    """(table, keys, sums) for both rollups."""
+Spec = tuple[str, dict[str, str], dict[str, str], str | None]
+
+
+def _specs(vendor: str, tables: tuple[str, ...] | None = None) -> list[Spec]:
+    """(table, keys, sums, which traces count — None: all) for the rollups in ``tables``."""
     day, bins = _vendor_exprs(vendor)
     keys = {"day": day}
-    return [
-        (REFLECTION, {**keys, **REFLECTION_KEYS}, REFLECTION_SUMS),
-        (SHARE, {**keys, **GROUP, **bins}, SHARE_SUMS),
+    specs = [
+        (REFLECTION, {**keys, **REFLECTION_KEYS}, REFLECTION_SUMS, COUNTS),
+        (SHARE, {**keys, **GROUP, **bins}, SHARE_SUMS, COUNTS),
+        (PROJECT, PROJECT_KEYS, PROJECT_SUMS, None),
     ]
+    return [spec for spec in specs if tables is None or spec[0] in tables]
 
 
 def _fill(template: str, alias: str) -> str:
@@ -117,36 +138,38 @@ def _aggregate(table: str, keys: dict, sums: dict, source: str, *, compacted: bo
     )
 
 
-def _signed(table: str, sign: int) -> str:
-    return f"SELECT {sign} AS sign, t.* FROM {table} t WHERE {_fill(COUNTS, 't')}"
+def _signed(table: str, sign: int, counts: str | None) -> str:
+    return f"SELECT {sign} AS sign, t.* FROM {table} t WHERE {_fill(counts or 'TRUE', 't')}"
 
 
-def rebuild_sql(vendor: str, *, project_id: int | None = None) -> list[str]:
+def rebuild_sql(
+    vendor: str, *, project_id: int | None = None, tables: tuple[str, ...] | None = None
+) -> list[str]:
     """Statements that recompute the rollups from the traces (all, or one project's)."""
     where = "" if project_id is None else f" WHERE project_id = {int(project_id)}"
     statements = []
-    for table, keys, sums in _specs(vendor):
+    for table, keys, sums, counts in _specs(vendor, tables):
         statements.append(f"DELETE FROM {table}{where}")
-        source = _signed(TRACES, 1) + (
+        source = _signed(TRACES, 1, counts) + (
             "" if project_id is None else f" AND t.project_id = {int(project_id)}"
         )
         statements.append(_aggregate(table, keys, sums, source, compacted=True))
     return statements
 
 
-def _postgresql() -> list[str]:
+def _postgresql(tables: tuple[str, ...] | None) -> list[str]:
     statements = []
     for event, source in (
-        ("INSERT", _signed("new_rows", 1)),
-        ("DELETE", _signed("old_rows", -1)),
-        ("UPDATE", f"{_signed('old_rows', -1)} UNION ALL {_signed('new_rows', 1)}"),
+        ("INSERT", lambda c: _signed("new_rows", 1, c)),
+        ("DELETE", lambda c: _signed("old_rows", -1, c)),
+        ("UPDATE", lambda c: f"{_signed('old_rows', -1, c)} UNION ALL {_signed('new_rows', 1, c)}"),
     ):
         name = f"dashboards_rollup_{event.lower()}"
         body = ";\n".join(
-            _aggregate(table, keys, sums, source, compacted=False)
-            for table, keys, sums in _specs("postgresql")
+            _aggregate(table, keys, sums, source(counts), compacted=False)
+            for table, keys, sums, counts in _specs("postgresql", tables)
         )
-        tables = {
+        transition = {
             "INSERT": "NEW TABLE AS new_rows",
             "DELETE": "OLD TABLE AS old_rows",
             "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
@@ -155,25 +178,46 @@ def _postgresql() -> list[str]:
             f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
             f"BEGIN\n{body};\nRETURN NULL;\nEND $$",
             f"DROP TRIGGER IF EXISTS {name} ON {TRACES}",
-            f"CREATE TRIGGER {name} AFTER {event} ON {TRACES} REFERENCING {tables} "
+            f"CREATE TRIGGER {name} AFTER {event} ON {TRACES} REFERENCING {transition} "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
         ]
     return statements
 
 
-def _sqlite() -> list[str]:
-    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in SOURCE_COLUMNS)
-    triggers = {
-        # name: (event, WHEN, the row, its sign)
-        "dashboards_rollup_insert": ("INSERT", _fill(COUNTS, "NEW"), "NEW", 1),
-        "dashboards_rollup_delete": ("DELETE", _fill(COUNTS, "OLD"), "OLD", -1),
-        "dashboards_rollup_update_old": ("UPDATE", f"({_fill(COUNTS, 'OLD')}) AND ({changed})", "OLD", -1),
-        "dashboards_rollup_update_new": ("UPDATE", f"({_fill(COUNTS, 'NEW')}) AND ({changed})", "NEW", 1),
-    }  # fmt: skip
+SQLITE_TRIGGERS = ("insert", "delete", "update_old", "update_new")
+
+
+def _sqlite_triggers(prefix: str, counts: str | None, columns: tuple[str, ...]) -> dict:
+    """name: (event, WHEN, the row, its sign) for the rollups that count ``counts``."""
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
+    old, new = _fill(counts or "1", "OLD"), _fill(counts or "1", "NEW")
+    return {
+        f"{prefix}_insert": ("INSERT", new, "NEW", 1),
+        f"{prefix}_delete": ("DELETE", old, "OLD", -1),
+        f"{prefix}_update_old": ("UPDATE", f"({old}) AND ({changed})", "OLD", -1),
+        f"{prefix}_update_new": ("UPDATE", f"({new}) AND ({changed})", "NEW", 1),
+    }
+
+
+def _sqlite(tables: tuple[str, ...] | None) -> list[str]:
+    """Row triggers: one set for the charts' rollups (ready roots), one for ``PROJECT``."""
+    specs = _specs("sqlite", tables)
+    groups = [
+        ("dashboards_rollup", COUNTS, SOURCE_COLUMNS, [s for s in specs if s[3] is not None]),
+        ("dashboards_projectrollup", None, PROJECT_SOURCE_COLUMNS, [s for s in specs if s[3] is None]),
+    ]  # fmt: skip
+    statements = []
+    for prefix, counts, columns, chosen in groups:
+        if chosen:
+            statements += _sqlite_group(_sqlite_triggers(prefix, counts, columns), chosen)
+    return statements
+
+
+def _sqlite_group(triggers: dict, specs: list[Spec]) -> list[str]:
     statements = []
     for name, (event, when, row, sign) in triggers.items():
         inserts = []
-        for table, keys, sums in _specs("sqlite"):
+        for table, keys, sums, _ in specs:
             values = [_fill(e, row) for e in keys.values()]
             values += [f"{sign} * ({_fill(e, row)})" for e in sums.values()]
             inserts.append(
@@ -188,20 +232,27 @@ def _sqlite() -> list[str]:
     return statements
 
 
-def install_sql(vendor: str) -> list[str]:
-    """The triggers, then a full rebuild (so install is also the repair)."""
-    triggers = _postgresql() if vendor == "postgresql" else _sqlite()
-    return triggers + rebuild_sql(vendor)
+def install_sql(vendor: str, *, tables: tuple[str, ...] | None = None) -> list[str]:
+    """The triggers, then a full rebuild (so install is also the repair).
+
+    ``tables``: only these rollups (a migration installs what its tables allow:
+    0001 had no ``PROJECT``); by default all of them."""
+    triggers = _postgresql(tables) if vendor == "postgresql" else _sqlite(tables)
+    return uninstall_sql(vendor) + triggers + rebuild_sql(vendor, tables=tables)
 
 
 def uninstall_sql(vendor: str) -> list[str]:
     if vendor == "postgresql":
         return [
-            f"DROP TRIGGER IF EXISTS dashboards_rollup_{e} ON {TRACES}; "
-            f"DROP FUNCTION IF EXISTS dashboards_rollup_{e}()"
+            sql
             for e in ("insert", "delete", "update")
+            for sql in (
+                f"DROP TRIGGER IF EXISTS dashboards_rollup_{e} ON {TRACES}",
+                f"DROP FUNCTION IF EXISTS dashboards_rollup_{e}()",
+            )
         ]
     return [
-        f"DROP TRIGGER IF EXISTS dashboards_rollup_{e}"
-        for e in ("insert", "delete", "update_old", "update_new")
+        f"DROP TRIGGER IF EXISTS {prefix}_{e}"
+        for prefix in ("dashboards_rollup", "dashboards_projectrollup")
+        for e in SQLITE_TRIGGERS
     ]

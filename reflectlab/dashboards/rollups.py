@@ -18,13 +18,20 @@ from django.db.models import Model, Q, QuerySet, Sum
 
 from reflectlab.dashboards import rollup_sql
 from reflectlab.dashboards.filters import Filters
-from reflectlab.dashboards.models import ReflectionRollup, ShareRollup
+from reflectlab.dashboards.models import ProjectRollup, ReflectionRollup, ShareRollup
 from reflectlab.projects.models import Project
 
 Rows = list[dict[str, Any]]
 REFLECTION_SUMS = tuple(rollup_sql.REFLECTION_SUMS)
 REFLECTION_KEYS = ("day", *rollup_sql.REFLECTION_KEYS)
 SHARE_KEYS = ("day", *rollup_sql.GROUP, "share_bin", "position_bin")
+PROJECT_SUMS = tuple(rollup_sql.PROJECT_SUMS)
+# model: (group keys, sums, whether deltas are folded per dirty day)
+COMPACTION = {
+    ReflectionRollup: (REFLECTION_KEYS, REFLECTION_SUMS, True),
+    ShareRollup: (SHARE_KEYS, ("traces",), True),
+    ProjectRollup: (tuple(rollup_sql.PROJECT_KEYS), PROJECT_SUMS, False),
+}
 
 
 def answers(filters: Filters) -> bool:
@@ -75,16 +82,37 @@ def by_share_and_position(*, project: Project, filters: Filters) -> Rows:
     return [{**row, "model": row.pop("model_name")} for row in rows]
 
 
+def project_totals(*, project: Project) -> dict[str, int]:
+    """Every trace of the project: total, with reflection, correct, wrong, truncated
+    (what ``COUNT``s over the traces give; ``tests/projects/test_stats.py``)."""
+    compact(ProjectRollup, project_id=project.pk)
+    sums = ProjectRollup.objects.filter(project_id=project.pk).aggregate(
+        **{name: Sum(name) for name in PROJECT_SUMS}
+    )
+    return {"total" if k == "traces" else k: v or 0 for k, v in sums.items()}
+
+
+def fold_project_totals(*, project_ids: QuerySet | list[int]) -> None:
+    """Compact the project totals of those projects that have deltas (the project list)."""
+    dirty = (
+        ProjectRollup.objects.filter(project_id__in=project_ids, compacted=False)
+        .values_list("project_id", flat=True)
+        .distinct()
+    )
+    for project_id in list(dirty):
+        compact(ProjectRollup, project_id=project_id)
+
+
 def compact(model: type[Model], *, project_id: int) -> None:
-    """Fold the project's delta rows into one row per group, for the days that have any.
+    """Fold the project's delta rows into one row per group, for the days that have any
+    (``ProjectRollup``, which has no days: all the project's rows).
 
     On PostgreSQL the DELETE … RETURNING and the INSERT of the sums are one
     statement, so a delta committed meanwhile is either folded or left for the
     next time, never lost; two compactions at once each fold what they deleted.
     """
     table = model._meta.db_table
-    keys = REFLECTION_KEYS if model is ReflectionRollup else SHARE_KEYS
-    sums = REFLECTION_SUMS if model is ReflectionRollup else ("traces",)
+    keys, sums, by_day = COMPACTION[model]
     columns = ", ".join([*keys, *sums, "compacted"])
     key_list = ", ".join(keys)
     summed = ", ".join(f"SUM({s})" for s in sums)
@@ -96,18 +124,21 @@ def compact(model: type[Model], *, project_id: int) -> None:
         if cursor.fetchone() is None:
             return
         if connection.vendor == "postgresql":
+            days, args = (f" AND day IN ({dirty})", [project_id]) if by_day else ("", [])
             cursor.execute(
-                f"WITH gone AS (DELETE FROM {table} WHERE project_id = %s AND day IN ({dirty}) "
+                f"WITH gone AS (DELETE FROM {table} WHERE project_id = %s{days} "
                 f"RETURNING *) INSERT INTO {table} ({columns}) SELECT {key_list}, {summed}, TRUE "
                 f"FROM gone GROUP BY {key_list} HAVING SUM(traces) <> 0",
-                [project_id, project_id],
+                [project_id, *args],
             )
             return
         # SQLite has one writer at a time: fold the rows up to now, then drop them.
         cursor.execute(f"SELECT MAX(id) FROM {table}")
         (last,) = cursor.fetchone()
-        chosen = f"project_id = %s AND id <= %s AND day IN ({dirty} AND id <= %s)"
-        args = [project_id, last, project_id, last]
+        chosen, args = "project_id = %s AND id <= %s", [project_id, last]
+        if by_day:
+            chosen += f" AND day IN ({dirty} AND id <= %s)"
+            args += [project_id, last]
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {key_list}, {summed}, 1 FROM {table} "
             f"WHERE {chosen} GROUP BY {key_list} HAVING SUM(traces) <> 0",

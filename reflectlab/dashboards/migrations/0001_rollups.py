@@ -8,7 +8,9 @@ from reflectlab.dashboards import rollup_sql
 
 
 def install(apps, schema_editor):
-    for sql in rollup_sql.install_sql(schema_editor.connection.vendor):
+    # Only the tables this migration creates: 0002 adds the project totals.
+    vendor = schema_editor.connection.vendor
+    for sql in rollup_sql.install_sql(vendor, tables=rollup_sql.CHART_TABLES):
         schema_editor.execute(sql)
 
 
