@@ -81,17 +81,24 @@ def batch(name: str) -> list[dict]:
 
 
 # Held-out floors: what the frozen lexicon measured once on the held-out batch.
-# Lexicon 5 on its held-out batch: MEASURED_LATER.
-HELD_OUT_RECALL = 1.0
-HELD_OUT_PRECISION = 1.0
-HELD_OUT_PLANNING = 0
+# Lexicon 5 on its held-out batch (190 steps, 18 traces): recall 68 of 75
+# (0.907, below issue 14's 14/15), precision 68 of 75, planning steps flagged 2
+# of 14. Lexicon 4 gives the same figures on this batch (68/75, 68/75, 2), lexicon
+# 3 64/75 and 64/71, lexicon 2 58/75 and 58/63: the lexicon 5 rules (opening
+# cues, agreeing methods) did not change a step here. Misses are check outcomes
+# without a cue word ("all the integer solutions give higher or equal cost",
+# "each time I get 50 miles"); false positives are check words that test
+# candidates ("Let me check these one by one") or read the question.
+HELD_OUT_RECALL = 68 / 75
+HELD_OUT_PRECISION = 68 / 75
+HELD_OUT_PLANNING = 2
 
 
 def test_held_out_traces_were_never_read_for_tuning():
     tuned = {row["trace"] for row in batch("tune")}
     held_out = batch("held_out")
     assert held_out and not tuned & {row["trace"] for row in held_out}
-    assert sum(row["label"] in REFLECTIVE for row in held_out) >= 40
+    assert sum(row["label"] in REFLECTIVE for row in held_out) >= 50
 
 
 def test_held_out_reflections_are_found(predicted):
@@ -126,12 +133,13 @@ def test_what_is_flagged_in_the_tuning_set_is_reflective(predicted):
         ("lexicon_2.json", "held_out_lex4", (46, 58, 54)),
         ("lexicon_3.json", "held_out_lex4", (53, 58, 60)),
         ("lexicon_4.json", "held_out_lex4", (54, 58, 61)),
+        ("lexicon_4.json", "held_out_lex5", (68, 75, 75)),
     ],
 )
 def test_older_lexicons_still_give_their_held_out_figures(lexicon_file, origin, expected):
     """bench/lexicon_{2,3,4}.json are the lists of lexicons 2 to 4: on the held-out
     rows of lexicons 3 and 4 they give the figures recorded when those rows were
-    held out."""
+    held out, and lexicon 4 its figures on lexicon 5's held-out rows."""
     files = trace_files()
     if not files:
         pytest.skip("shared traces absent (set REFLECTLAB_SHARED_DATA)")
@@ -169,7 +177,7 @@ def test_planning_sentences_are_not_reflections(predicted):
 
 def test_held_out_planning_sentences_are_mostly_not_reflections(predicted):
     flagged, total = planning_flagged(predicted, "held_out")
-    assert total >= 15
+    assert total >= 14  # lexicon 5's held-out batch has 14 planning rows
     assert len(flagged) <= HELD_OUT_PLANNING, flagged
 
 
