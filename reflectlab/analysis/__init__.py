@@ -63,7 +63,7 @@ def project_lexicon(overrides: dict[str, Any]) -> Lexicon | None:
     """A project's lexicon: the default with the project's overrides on top.
 
     An override that names its own version ("acme-2") gets the default's version
-    in front ("4.acme-2"): the classes it leaves alone come from the default, so
+    in front ("5.acme-2"): the classes it leaves alone come from the default, so
     a new default lexicon must make the project's stored analyses stale too
     (``manage.py reanalyze`` compares versions), not only a new override.
     None when there are no overrides (the default lexicon).

@@ -4,6 +4,10 @@ Each cue class is found by one regex scan over the whole (lower-cased) thinking,
 and every hit is mapped to its step by bisection: the cost grows with the
 number of cues found, not with steps x cues.
 
+An ``opening`` cue ("Wait", "Oh", "Alternatively") in the first three steps and
+before the thinking's first worked result ("5 * 3 = 15") reads the problem or picks a first method: there
+is no earlier work to re-examine, so it does not count (lexicon 5).
+
 A cue that belongs to a planning phrase ("to make sure I get all the
 details", "Hmm, let's break this down") is not counted (lexicon ``planning``).
 
@@ -41,6 +45,14 @@ _REFLECTIVE = frozenset((REFLECTION, TRANSITION))
 _START_RANK = {"strong": _STRONG, "transition": _TRANSITION_START, "weak": _WEAK}
 _SENTENCE_END_RE = re.compile(r"[.!?](?:\s|$)")
 _DIGIT_RE = re.compile(r"\d")
+# A result of work: "<number> =", "= <number>", "<number> is/are/equals <number>"
+# or a boxed answer.
+_WORKED_RE = re.compile(r"\\boxed|\d\s*=|=\s*-?\$?\d|\d\s+(?:is|are|equals)[\s.…]*-?\$?\d")
+# Only the opening steps can precede all earlier work (lexicon ``opening``):
+# later on, a long interpretation without a number is work to re-examine.
+_OPENING_STEPS = 3
+# "Wait, no, …" negates what the model itself just wrote: a correction, even early.
+_NEGATES_RE = re.compile(r"[,.!]?\s*no\b")
 
 
 class Step(NamedTuple):
@@ -68,6 +80,24 @@ _new_step = partial(tuple.__new__, Step)
 _Best = dict[int, tuple[int, int, int]]
 
 
+def _first_worked(lower: str, starts: list[int], ends: list[int]) -> int:
+    """Offset of the thinking's first result of work, or the end of the opening
+    steps when that comes first."""
+    hi = ends[min(len(ends), _OPENING_STEPS) - 1]
+    m = _WORKED_RE.search(lower, starts[0], hi)
+    return m.start() if m else hi
+
+
+def _opening(lexicon: Lexicon, lower: str, cue: str, s: int, worked: int) -> bool:
+    """Whether ``cue`` at ``s`` is an ``opening`` cue before any worked result:
+    it reads the problem or picks a first method, with nothing to re-examine."""
+    return (
+        s < worked
+        and _squash(cue) in lexicon.opening_cues
+        and not _NEGATES_RE.match(lower, s + len(cue))
+    )
+
+
 def _keep(best: _Best, i: int, rank: int, s: int, e: int) -> None:
     old = best.get(i)
     if old is None or rank > old[0] or (rank == old[0] and s < old[1]):
@@ -75,7 +105,7 @@ def _keep(best: _Best, i: int, rank: int, s: int, e: int) -> None:
 
 
 def _start_cues(
-    lower: str, starts: list[int], ends: list[int], lexicon: Lexicon, best: _Best
+    lower: str, starts: list[int], ends: list[int], lexicon: Lexicon, best: _Best, worked: int
 ) -> None:
     first = lexicon.start_re.match(lower, starts[0])
     hits = [(0, first)] if first and first.lastgroup else []
@@ -91,6 +121,8 @@ def _start_cues(
         if rank == _STRONG and lexicon.is_planning(
             lower, _squash(lower[s:e]), s, e, at_step_start=True
         ):
+            continue
+        if rank != _WEAK and _opening(lexicon, lower, lower[s:e], s, worked):
             continue
         if rank == _WEAK and _doubts(lower, e, ends[i], lexicon):
             rank = _INLINE_REFLECTION
@@ -121,6 +153,7 @@ def _inline_cues(
     lexicon: Lexicon,
     best: _Best,
     split_points: list[int] | None,
+    worked: int,
 ) -> set[int]:
     """Record inline cues; return the steps holding a verification cue."""
     lo, hi = starts[0], ends[-1]
@@ -141,14 +174,14 @@ def _inline_cues(
             continue
         if "anywhere" in classes:
             _keep(best, i, _INLINE_REFLECTION, s, e)
-        elif "transition_anywhere" in classes:
+        elif "transition_anywhere" in classes and not _opening(lexicon, lower, cue, s, worked):
             _keep(best, i, _INLINE_TRANSITION, s, e)
         if "verification" in classes:
             verifying.add(i)
     for m in lexicon.sentence_start_re.finditer(lower, lo, hi):
         s, e = m.span("cue")
         i = bisect_right(starts, s) - 1
-        if e <= ends[i]:
+        if e <= ends[i] and not _opening(lexicon, lower, m["cue"], s, worked):
             _keep(best, i, _INLINE_REFLECTION, s, e)
             if split_points is not None:
                 split_points.append(s)
@@ -177,8 +210,9 @@ def classify_steps(
     if n == 0:
         return []
     best: _Best = {}
-    _start_cues(lower, starts, ends, lexicon, best)
-    verifying = _inline_cues(lower, starts, ends, lexicon, best, split_points)
+    worked = _first_worked(lower, starts, ends) if lexicon.opening else -1
+    _start_cues(lower, starts, ends, lexicon, best, worked)
+    verifying = _inline_cues(lower, starts, ends, lexicon, best, split_points, worked)
     _verdict_cues(lower, starts, ends, lexicon, best)
     kinds = [EXECUTION] * n
     cues: list[str | None] = [None] * n

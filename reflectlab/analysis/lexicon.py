@@ -33,6 +33,7 @@ CUE_CLASSES = (
     "sentence_start",
     "doubt",
     "verdict",
+    "opening",
 )
 
 
@@ -67,6 +68,7 @@ class Lexicon:
     sentence_start: tuple[str, ...] = field(default_factory=tuple)
     doubt: tuple[str, ...] = field(default_factory=tuple)
     verdict: tuple[str, ...] = field(default_factory=tuple)
+    opening: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def default(cls) -> Lexicon:
@@ -207,6 +209,10 @@ class Lexicon:
         planning = rf"(?:{_alternation(self.planning)})\b"
         calculation = rf"\d[\d,.]*\s*(?:{_alternation(self.calculation)})(?![a-z])"
         return re.compile(rf"{gap}{fillers}(?:{planning}|{calculation})")
+
+    @cached_property
+    def opening_cues(self) -> frozenset[str]:
+        return frozenset(_normal(c) for c in self.opening)
 
     @cached_property
     def planning_start_cues(self) -> frozenset[str]:

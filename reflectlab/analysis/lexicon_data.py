@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-LEXICON_VERSION = "4"
+LEXICON_VERSION = "5"
 
 DEFAULT_LEXICON: dict[str, Any] = {
     "version": LEXICON_VERSION,
@@ -143,6 +143,16 @@ DEFAULT_LEXICON: dict[str, Any] = {
         "let me also check",
         "let me just check",
         "let me quickly check",
+        # Lexicon 5: two methods agreeing, or a result that "also works", is the
+        # outcome of a cross-check (DeltaBench's verification sections include
+        # solving again another way; SEAL's reflection thoughts close with such
+        # agreement): "So, both methods give me 28", "So, that also works".
+        "both methods",
+        "both approaches",
+        "both ways",
+        "also works",
+        "works as well",
+        "that works too",
     ],
     # Transitions to another line of attack (SEAL switch words, CyclicReflex, CGRS).
     "transition_start": ["alternatively"],
@@ -288,6 +298,10 @@ DEFAULT_LEXICON: dict[str, Any] = {
         "i recall",
         "remember that",
         "recall that",
+        # Lexicon 5: asking how a formula works is not the outcome "that works".
+        "how that works",
+        "how this works",
+        "how it works",
     ],
     # Step-start cues that a planning phrase right after them turns into
     # planning ("Hmm, first, I need to find…"); "Wait" never is. Also a number
@@ -296,7 +310,38 @@ DEFAULT_LEXICON: dict[str, Any] = {
     "planning_start": ["hmm", "hmmm"],
     # Words that may stand between a ``planning_start`` cue and the planning
     # phrase ("Hmm, okay. So, I need to…", "Hmm, okay. Now, I need to…").
-    "planning_fillers": ["okay", "ok", "alright", "all right", "so", "well", "now"],
+    # Lexicon 5: "right" too ("Hmm, right. So I need to add…" acknowledges and
+    # plans; it doubts nothing).
+    "planning_fillers": ["okay", "ok", "alright", "all right", "right", "so", "well", "now"],
+    # Lexicon 5: interjections and switch cues that need earlier work to react to.
+    # Before the thinking has produced any result (no "<number> =", "= <number>"
+    # or "<number> is <number>" before the cue), "Wait, $60 less than May?",
+    # "Oh, so each dot is a student" or "Wait, another formula I remember is
+    # Heron's" read the problem or pick the first method: there is nothing yet to
+    # re-examine or to switch away from. DeltaBench (He et al. 2025) annotates
+    # such openings as problem restatement/planning, and SEAL's reflection and
+    # transition thoughts are defined against earlier reasoning. "But wait" is
+    # not listed: "But" contrasts with the sentence before it, the model's own
+    # claim ("…it's a combination problem. But wait, does the order matter?").
+    # Cue matching for these is on the cue as found; the first-result test is
+    # in ``classify`` (``_has_worked``).
+    "opening": [
+        "wait",
+        "hmm",
+        "hmmm",
+        "oh",
+        "hold on",
+        "actually",
+        "alternatively",
+        "another approach",
+        "another way",
+        "another method",
+        "another solution",
+        "another strategy",
+        "different approach",
+        "different method",
+        "different way",
+    ],
     # Arithmetic operators of "<number> <operator>" after a planning_start cue.
     "calculation": [
         "times",

@@ -13,7 +13,7 @@ def version_room() -> int:
     """How many characters a project lexicon's ``version`` may have.
 
     The stored analyser version is ``"<analyser>+lex<default>.<project version>"``
-    ("1+lex4.acme-2") and must fit ``Trace.analyzer_version``
+    ("1+lex5.acme-2") and must fit ``Trace.analyzer_version``
     (``analysis.VERSION_MAX_LENGTH`` characters).
     """
     prefix = analysis.analyzer_version(analysis.project_lexicon({"version": ""}))

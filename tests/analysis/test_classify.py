@@ -25,7 +25,7 @@ def kinds(thinking: str, lexicon: Lexicon | None = None) -> list[str]:
     ],
 )
 def test_strong_cue_at_step_start_is_a_reflection(step):
-    assert kinds(f"Start.\n\n{step}") == ["execution", "reflection"]
+    assert kinds(f"Start: 2 + 2 = 4.\n\n{step}") == ["execution", "reflection"]
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,8 @@ def test_weak_cue_at_step_start_is_a_weak_reflection():
 
 
 def test_transition_cues_mark_a_transition():
-    assert kinds("Alternatively, use algebra.\n\nTry another approach here.") == [
+    assert kinds("So 2 + 2 = 4.\n\nAlternatively, use algebra.\n\nTry another approach here.") == [
+        "execution",
         "transition",
         "transition",
     ]
@@ -72,23 +73,26 @@ def test_transition_cues_mark_a_transition():
 
 def test_reflection_beats_transition_and_weak():
     assert kinds(
-        "Alternatively, let me verify with another method.\n\nBut let me double-check."
-    ) == ["reflection", "reflection"]
+        "So 2 + 2 = 4.\n\nAlternatively, let me verify with another method.\n\n"
+        "But let me double-check."
+    ) == ["execution", "reflection", "reflection"]
 
 
 def test_a_step_records_its_cue_and_where_it_is():
-    text = "Start.\n\n**Wait**, no.\n</think>"
+    text = "Start: 2 + 2 = 4.\n\n**Wait**, no.\n</think>"
     step = analyze(text).steps[1]
     assert (step.cue, text[step.cue_start : step.cue_end]) == ("Wait", "Wait")
 
 
 def test_checking_reflection_has_the_verification_subtype():
-    steps = analyze("Wait, let me plug in x = 2 to check.\n\nWait, that's odd.\n</think>").steps
+    steps = analyze(
+        "So x = 2. Wait, let me plug in x = 2 to check.\n\nWait, that's odd.\n</think>"
+    ).steps
     assert [s.subtype for s in steps] == ["verification", None]
 
 
 def test_consecutive_reflective_steps_form_one_episode():
-    analysis = analyze("A.\n\nWait, b.\n\nAlternatively, c.\n\nD.\n\nHmm, e.\n</think>")
+    analysis = analyze("A = 1.\n\nWait, b.\n\nAlternatively, c.\n\nD.\n\nHmm, e.\n</think>")
     assert analysis.episodes == ((1, 2), (4, 4))
 
 

@@ -52,7 +52,12 @@ def test_a_record_maps_to_an_analysis_with_its_id():
 
 def test_reasoning_content_field_is_used_as_the_thinking():
     out = analyze_record(
-        {"id": 1, "response": "4", "reasoning_content": "Wait, 2+2.", "finish_reason": "stop"}
+        {
+            "id": 1,
+            "response": "4",
+            "reasoning_content": "2+2=4. Wait, 2+2.",
+            "finish_reason": "stop",
+        }
     )
     assert out["extraction"]["source"] == "reasoning_field"
     assert out["steps"][0]["kind"] == "reflection"

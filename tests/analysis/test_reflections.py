@@ -8,7 +8,7 @@ from reflectlab.analysis import analyze
 from reflectlab.analysis.uncertainty import srgen_flags, token_entropy, uncertainty
 
 TRACE = (
-    "Let me think.\n\nWait, what is asked?\n\n"  # pre-answer reflection (step 1)
+    "Let me think: 2 + 2 = 4.\n\nWait, what is asked?\n\n"  # pre-answer reflection (step 1)
     "So the answer is \\boxed{5}.\n\n"  # candidate 0, step 2
     "Wait, let me double-check.\n\nThe answer is \\boxed{5}.\n\n"  # confirmatory (step 3)
     "Hmm, I missed a term.\n\nSo it is \\boxed{6}.\n\n"  # corrective (step 5)

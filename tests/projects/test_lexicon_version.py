@@ -1,6 +1,6 @@
 """A project lexicon's ``version`` must fit the stored analyser version.
 
-Analyses store ``"1+lex4.<project version>"`` in ``Trace.analyzer_version``
+Analyses store ``"1+lex5.<project version>"`` in ``Trace.analyzer_version``
 (32 characters). A longer project version used to be accepted and then failed
 every analysed trace's save on PostgreSQL (value too long for the column;
 SQLite does not check the length); the API and the admin form refuse it now.
