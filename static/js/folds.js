@@ -31,6 +31,18 @@
     body.parentElement.classList.remove("lazy");
     document.dispatchEvent(new CustomEvent("reflectlab:steps-loaded", { detail: { root: body } }));
   }
+  // A fold opened while the page scripts ran (the current step restored after a
+  // split or merge reloads the page) may have fired its toggle before htmx
+  // processed the page, and that toggle is lost: replay it once htmx has. The
+  // trigger's "once" makes a replay after a toggle htmx did see a no-op.
+  if (root && window.htmx) {
+    htmx.onLoad((elt) => {
+      if (!elt.contains(root)) return;
+      pending(root).forEach((body) => {
+        if (body.parentElement.open) body.parentElement.dispatchEvent(new Event("toggle"));
+      });
+    });
+  }
   // A fold already filled (by openAll) must not fetch again when it opens.
   document.addEventListener("htmx:beforeRequest", (ev) => {
     const elt = ev.detail && ev.detail.elt;
