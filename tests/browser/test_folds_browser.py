@@ -91,7 +91,24 @@ def test_label_a_step_inside_a_fold_loaded_on_demand(
     expect(page.locator("#trace-steps .step")).to_have_count(151)
     assert StepEdit.objects.get(trace=trace).splits
     assert labels(trace, user) == {"6": -1, "10": 1}
-    page.wait_for_selector("#s16.current:not(.placeholder)")
+    try:
+        page.wait_for_selector("#s16.current:not(.placeholder)", timeout=15_000)
+    except Exception as exc:  # say what the page shows instead (a CI run timed out here)
+        state = page.evaluate(
+            """() => {
+              const el = document.getElementById("s16");
+              const fold = el && el.closest("details");
+              return {
+                cur: (document.getElementById("cur-step") || {}).textContent,
+                s16: el && el.outerHTML.slice(0, 300),
+                fold: fold && fold.outerHTML.slice(0, 400),
+                placeholders: document.querySelectorAll("#trace-steps .placeholder").length,
+                steps: document.querySelectorAll("#trace-steps .step").length,
+                url: location.href,
+              };
+            }"""
+        )
+        raise AssertionError(f"the split step is not current after the reload: {state}") from exc
     assert page.locator("#s17 .tx").inner_text().strip() == "Then we go on."
     assert trap.hits() == 0
 
