@@ -32,21 +32,20 @@
     document.dispatchEvent(new CustomEvent("reflectlab:steps-loaded", { detail: { root: body } }));
   }
   // A fold opened while the page scripts ran (the current step restored after a
-  // split or merge reloads the page) may have fired its toggle before htmx
-  // processed the page, and that toggle is lost: replay it once htmx has. The
-  // trigger's "once" makes a replay after a toggle htmx did see a no-op.
+  // split or merge reloads the page) is filled by fetch once htmx has processed
+  // the page, not by its toggle: a CI run showed such a fold never loading.
   if (root && window.htmx) {
     htmx.onLoad((elt) => {
       if (!elt.contains(root)) return;
-      pending(root).forEach((body) => {
-        if (body.parentElement.open) body.parentElement.dispatchEvent(new Event("toggle"));
-      });
+      pending(root)
+        .filter((body) => body.parentElement.open && !body.classList.contains("htmx-request"))
+        .forEach((body) => fill([body], "reload the page"));
     });
   }
   // A fold already filled (by openAll) must not fetch again when it opens.
   document.addEventListener("htmx:beforeRequest", (ev) => {
     const elt = ev.detail && ev.detail.elt;
-    if (elt && elt.classList.contains("fold-body") && elt.dataset.loaded) ev.preventDefault();
+    if (elt && elt.classList.contains("fold-body") && (elt.dataset.loaded || elt.dataset.filling)) ev.preventDefault();
   });
   // afterSettle, not afterSwap: the fetched steps carry their placeholders' ids, so
   // htmx settles the placeholders' attributes onto them first, then the new ones.
@@ -60,41 +59,46 @@
     if (wait) wait.textContent = `These steps did not load (server answered ${ev.detail.xhr.status}); reload the page.`;
   });
 
+  // Fetch the steps of these empty folds in one request and put them in place.
+  async function fill(bodies, advice) {
+    bodies.forEach((body) => { body.dataset.filling = "1"; });
+    const url = new URL(bodies[0].getAttribute("hx-get"), location.href);
+    url.searchParams.set("start", bodies[0].parentElement.dataset.start);
+    url.searchParams.set("stop", bodies[bodies.length - 1].parentElement.dataset.stop);
+    const resp = await fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } }).catch(() => null);
+    if (!resp || !resp.ok) {
+      const why = resp ? `the server answered ${resp.status}` : "offline";
+      bodies.forEach((body) => {
+        delete body.dataset.filling;
+        const wait = body.querySelector(".fold-wait");
+        if (wait) wait.textContent = `These steps did not load (${why}); ${advice}.`;
+      });
+      return false;
+    }
+    const holder = document.createElement("template");
+    holder.innerHTML = await resp.text(); // server-rendered, escaped steps
+    const byIndex = new Map();
+    holder.content.querySelectorAll("section.step").forEach((el) => byIndex.set(el.dataset.i, el));
+    for (const body of bodies) {
+      const start = parseInt(body.parentElement.dataset.start, 10);
+      const stop = parseInt(body.parentElement.dataset.stop, 10);
+      const steps = [];
+      for (let i = start; i < stop; i++) if (byIndex.has(String(i))) steps.push(byIndex.get(String(i)));
+      body.replaceChildren(...steps);
+      delete body.dataset.filling;
+      loaded(body);
+    }
+    return true;
+  }
+
   // Open (or close) every fold of #trace-steps; the missing steps come in one request.
   async function toggleAll() {
     if (!root) return;
     const folds = Array.from(root.querySelectorAll("details.fold"));
     const open = folds.some((d) => !d.open);
-    if (open) {
-      const bodies = pending(root);
-      if (bodies.length) {
-        const url = new URL(bodies[0].getAttribute("hx-get"), location.href);
-        url.searchParams.set("start", bodies[0].parentElement.dataset.start);
-        url.searchParams.set("stop", bodies[bodies.length - 1].parentElement.dataset.stop);
-        const resp = await fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } }).catch(() => null);
-        if (!resp || !resp.ok) {
-          // Opening them now would send one request per fold: say so and leave them closed.
-          const why = resp ? `the server answered ${resp.status}` : "offline";
-          bodies.forEach((body) => {
-            const wait = body.querySelector(".fold-wait");
-            if (wait) wait.textContent = `These steps did not load (${why}); open the fold again or reload.`;
-          });
-          return;
-        }
-        const holder = document.createElement("template");
-        holder.innerHTML = await resp.text(); // server-rendered, escaped steps
-        const byIndex = new Map();
-        holder.content.querySelectorAll("section.step").forEach((el) => byIndex.set(el.dataset.i, el));
-        for (const body of bodies) {
-          const start = parseInt(body.parentElement.dataset.start, 10);
-          const stop = parseInt(body.parentElement.dataset.stop, 10);
-          const steps = [];
-          for (let i = start; i < stop; i++) if (byIndex.has(String(i))) steps.push(byIndex.get(String(i)));
-          body.replaceChildren(...steps);
-          loaded(body);
-        }
-      }
-    }
+    const bodies = open ? pending(root) : [];
+    // On failure opening them now would send one request per fold: leave them closed.
+    if (bodies.length && !(await fill(bodies, "open the fold again or reload"))) return;
     folds.forEach((d) => { d.open = open; });
   }
   window.reflectlabFolds = { toggleAll };
