@@ -31,12 +31,14 @@
     body.parentElement.classList.remove("lazy");
     document.dispatchEvent(new CustomEvent("reflectlab:steps-loaded", { detail: { root: body } }));
   }
-  // A fold opened while the page scripts ran (the current step restored after a
-  // split or merge reloads the page) is filled by fetch once htmx has processed
-  // the page, not by its toggle: a CI run showed such a fold never loading.
-  if (root && window.htmx) {
-    htmx.onLoad((elt) => {
-      if (!elt.contains(root)) return;
+  // The page scripts (this one included) run before htmx has processed the page,
+  // so a fold they open (the current step restored after a split or merge
+  // reloads the page) may toggle before htmx listens, and then it never loads
+  // (seen in CI). Once htmx has processed the page ("htmx:load" on the body),
+  // such a fold is filled by fetch unless htmx caught its toggle after all.
+  if (root) {
+    document.addEventListener("htmx:load", (ev) => {
+      if (!(ev.target instanceof Element) || !ev.target.contains(root)) return;
       pending(root)
         .filter((body) => body.parentElement.open && !body.classList.contains("htmx-request"))
         .forEach((body) => fill([body], "reload the page"));
